@@ -1,0 +1,185 @@
+/**
+ * The committee of SPEC §4: chain id, epoch and the validators (name, Ed25519 public key, sidecar
+ * endpoint). A validator's id is its public key; `n` validators tolerate `f = floor((n-1)/3)`
+ * faults and a QC needs `n - f` certificates.
+ *
+ * @module
+ */
+import { bytesToHex, hexToBytes, isHex } from "viem";
+import { AllegroError } from "./errors.ts";
+
+/** One committee member. */
+export interface Validator {
+  readonly name: string;
+  /** Ed25519 public key, 32 bytes: the validator id. */
+  readonly publicKey: Uint8Array;
+  /** URL of its sidecar. */
+  readonly endpoint: string;
+}
+
+/** A validated committee with its fault tolerance and QC threshold. */
+export interface Committee {
+  readonly chainId: bigint;
+  readonly epoch: bigint;
+  readonly validators: readonly Validator[];
+  /** `floor((n - 1) / 3)`. */
+  readonly faultTolerance: number;
+  /** `n - f`. */
+  readonly threshold: number;
+  /** The member with this public key, if any. */
+  member(publicKey: Uint8Array): Validator | undefined;
+}
+
+/**
+ * The QC threshold for `n` validators: `n - floor((n - 1) / 3)` (2 of 2, 3 of 4, 5 of 7).
+ *
+ * @example
+ * ```ts
+ * import { quorumThreshold } from "@allegro/client";
+ *
+ * quorumThreshold(4); // 3
+ * ```
+ */
+export function quorumThreshold(n: number): number {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new AllegroError(
+      "INVALID_FORMAT",
+      `validator count must be a positive integer, got ${n}`,
+    );
+  }
+  return n - Math.floor((n - 1) / 3);
+}
+
+const fail = (message: string, field: string): never => {
+  throw new AllegroError("INVALID_FORMAT", `committee: ${message}`, { field });
+};
+
+function u64Field(field: string, value: unknown): bigint {
+  const ok = (typeof value === "number" && Number.isSafeInteger(value)) ||
+    (typeof value === "string" && /^[0-9]+$/.test(value));
+  const v = ok ? BigInt(value as number | string) : -1n;
+  if (v < 0n || v >= 1n << 64n) fail(`${field} must be a u64, got ${JSON.stringify(value)}`, field);
+  return v;
+}
+
+function validatorField(raw: unknown, i: number): Validator {
+  const at = `validators[${i}]`;
+  if (typeof raw !== "object" || raw === null) fail(`${at} must be an object`, at);
+  const { name, pubkey, endpoint } = raw as Record<string, unknown>;
+  if (typeof name !== "string" || name.trim() === "") {
+    fail(`${at}.name must be a non-empty string, got ${JSON.stringify(name)}`, `${at}.name`);
+  }
+  const hex = typeof pubkey === "string" && !pubkey.startsWith("0x") ? `0x${pubkey}` : pubkey;
+  if (typeof hex !== "string" || !isHex(hex, { strict: true }) || hex.length !== 66) {
+    fail(`${at}.pubkey must be 32 bytes of hex, got ${JSON.stringify(pubkey)}`, `${at}.pubkey`);
+  }
+  if (typeof endpoint !== "string" || !URL.canParse(endpoint)) {
+    fail(`${at}.endpoint must be a URL, got ${JSON.stringify(endpoint)}`, `${at}.endpoint`);
+  }
+  return {
+    name: name as string,
+    publicKey: hexToBytes(hex as `0x${string}`),
+    endpoint: endpoint as string,
+  };
+}
+
+/**
+ * Validates a committee document (`{ chain_id, epoch, validators: [{ name, pubkey, endpoint }] }`,
+ * integers as JSON numbers or decimal strings, `pubkey` as hex with or without `0x`). Throws an
+ * `INVALID_FORMAT` {@linkcode AllegroError} naming the offending field.
+ *
+ * @example
+ * ```ts
+ * import { parseCommittee } from "@allegro/client";
+ *
+ * const committee = parseCommittee({
+ *   chain_id: 1337,
+ *   epoch: 1,
+ *   validators: [
+ *     { name: "dave", pubkey: "11".repeat(32), endpoint: "http://127.0.0.1:7001" },
+ *     { name: "edgar", pubkey: "22".repeat(32), endpoint: "http://127.0.0.1:7002" },
+ *   ],
+ * });
+ * console.log(committee.threshold); // 2
+ * ```
+ */
+export function parseCommittee(doc: unknown): Committee {
+  if (typeof doc !== "object" || doc === null) fail("must be a JSON object", "committee");
+  const { chain_id, epoch, validators } = doc as Record<string, unknown>;
+  const chainId = u64Field("chain_id", chain_id);
+  const epochValue = u64Field("epoch", epoch);
+  if (!Array.isArray(validators) || validators.length === 0) {
+    fail("validators must be a non-empty array", "validators");
+  }
+  const members = (validators as unknown[]).map(validatorField);
+  const byId = new Map<string, Validator>();
+  const names = new Set<string>();
+  for (const [i, v] of members.entries()) {
+    const id = bytesToHex(v.publicKey);
+    if (byId.has(id)) {
+      fail(`validators[${i}].pubkey ${id} appears twice`, `validators[${i}].pubkey`);
+    }
+    if (names.has(v.name)) {
+      fail(`validators[${i}].name ${v.name} appears twice`, `validators[${i}].name`);
+    }
+    byId.set(id, v);
+    names.add(v.name);
+  }
+  const n = members.length;
+  return {
+    chainId,
+    epoch: epochValue,
+    validators: members,
+    faultTolerance: Math.floor((n - 1) / 3),
+    threshold: quorumThreshold(n),
+    member: (publicKey) => byId.get(bytesToHex(publicKey)),
+  };
+}
+
+/**
+ * Fetches and validates a committee file: any URL `fetch` can read (`file:` in Deno, `http(s):`
+ * everywhere).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCommittee } from "@allegro/client";
+ *
+ * const committee = await loadCommittee(new URL("file:///etc/allegro/committee.json"));
+ * ```
+ */
+export async function loadCommittee(url: string | URL): Promise<Committee> {
+  const response = await fetch(url);
+  if (!response.ok) fail(`cannot read ${url}: HTTP ${response.status}`, "committee");
+  let doc: unknown;
+  try {
+    doc = await response.json();
+  } catch (e) {
+    fail(`${url} is not JSON: ${(e as Error).message}`, "committee");
+  }
+  return parseCommittee(doc);
+}
+
+/**
+ * The committee as a JSON document that {@linkcode parseCommittee} reads back.
+ *
+ * @example
+ * ```ts
+ * import { committeeToJson, parseCommittee } from "@allegro/client";
+ *
+ * const doc = { chain_id: 1337, epoch: 1, validators: [
+ *   { name: "dave", pubkey: "11".repeat(32), endpoint: "http://127.0.0.1:7001" },
+ * ] };
+ * const text = JSON.stringify(committeeToJson(parseCommittee(doc)));
+ * ```
+ */
+export function committeeToJson(committee: Committee): Record<string, unknown> {
+  return {
+    chain_id: committee.chainId.toString(),
+    epoch: committee.epoch.toString(),
+    validators: committee.validators.map((v) => ({
+      name: v.name,
+      pubkey: bytesToHex(v.publicKey).slice(2),
+      endpoint: v.endpoint,
+    })),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Quorum certificates: at least `threshold` valid certificates from distinct committee members
+ * over one `(tx_hash, effects_hash)`, identified by `qc_hash`.
+ *
+ * @module
+ */
+import { bytesToHex } from "viem";
+import { bytesEqual } from "./bytes.ts";
+import { type Certificate, certificateProblem } from "./certificate.ts";
+import type { Committee } from "./committee.ts";
+import type { Ed25519Backend } from "./ed25519.ts";
+import { AllegroError } from "./errors.ts";
+import { qcHash } from "./hashes.ts";
+
+/** A quorum certificate. */
+export interface QuorumCertificate {
+  readonly txHash: Uint8Array;
+  readonly effectsHash: Uint8Array;
+  readonly threshold: number;
+  readonly certificates: readonly Certificate[];
+  readonly qcHash: Uint8Array;
+}
+
+const invalid = (message: string, details: Record<string, unknown> = {}): never => {
+  throw new AllegroError("INVALID_PARENT_QC", message, details);
+};
+
+/**
+ * Checks every rule of SPEC §4 and returns `qc` unchanged: the committee's threshold, each
+ * certificate over the QC's own hashes from a distinct committee member with a valid signature,
+ * at least `threshold` of them, and a `qc_hash` that recomputes. Throws an
+ * `INVALID_PARENT_QC` {@linkcode AllegroError} (the code a sidecar answers for a bad parent)
+ * naming the first failure.
+ *
+ * @example
+ * ```ts ignore
+ * import { verifyQuorumCertificate } from "@allegro/client";
+ *
+ * await verifyQuorumCertificate(committee, qc); // throws unless valid
+ * ```
+ */
+export async function verifyQuorumCertificate(
+  committee: Committee,
+  qc: QuorumCertificate,
+  backend?: Ed25519Backend,
+): Promise<QuorumCertificate> {
+  if (qc.threshold !== committee.threshold) {
+    invalid(`QC threshold ${qc.threshold} differs from the committee's ${committee.threshold}`);
+  }
+  const seen = new Set<string>();
+  for (const [i, cert] of qc.certificates.entries()) {
+    const signer = bytesToHex(cert.signer);
+    if (seen.has(signer)) invalid(`QC certificates[${i}] repeats signer ${signer}`);
+    seen.add(signer);
+    if (!bytesEqual(cert.txHash, qc.txHash) || !bytesEqual(cert.effectsHash, qc.effectsHash)) {
+      invalid(`QC certificates[${i}] by ${signer} is over other hashes than the QC`);
+    }
+  }
+  if (qc.certificates.length < committee.threshold) {
+    invalid(`QC has ${qc.certificates.length} certificates, threshold is ${committee.threshold}`);
+  }
+  const problems = await Promise.all(
+    qc.certificates.map((cert) => certificateProblem(committee, cert, backend)),
+  );
+  const bad = problems.findIndex((p) => p !== undefined);
+  if (bad >= 0) invalid(`QC certificates[${bad}]: ${problems[bad]}`);
+  const recomputed = qcHash(qc);
+  if (!bytesEqual(recomputed, qc.qcHash)) {
+    invalid(
+      `QC qc_hash ${bytesToHex(qc.qcHash)} does not match its contents (${bytesToHex(recomputed)})`,
+    );
+  }
+  return qc;
+}
+
+/**
+ * Builds a QC from `certificates` that already passed {@linkcode certificateProblem}: keeps
+ * those over the `(tx_hash, effects_hash)` pair with the most distinct signers, one per signer,
+ * and returns the QC if they reach the committee's threshold, else `undefined`.
+ *
+ * @example
+ * ```ts ignore
+ * import { assembleQuorumCertificate } from "@allegro/client";
+ *
+ * const qc = assembleQuorumCertificate(committee, verifiedCertificates);
+ * if (qc) console.log("QC formed", qc.qcHash);
+ * ```
+ */
+export function assembleQuorumCertificate(
+  committee: Committee,
+  certificates: readonly Certificate[],
+): QuorumCertificate | undefined {
+  const groups = new Map<string, Map<string, Certificate>>();
+  for (const cert of certificates) {
+    const key = bytesToHex(cert.txHash) + bytesToHex(cert.effectsHash).slice(2);
+    const group = groups.get(key) ?? new Map<string, Certificate>();
+    groups.set(key, group);
+    const signer = bytesToHex(cert.signer);
+    if (!group.has(signer)) group.set(signer, cert);
+  }
+  let best: Certificate[] = [];
+  for (const group of groups.values()) if (group.size > best.length) best = [...group.values()];
+  if (best.length < committee.threshold) return undefined;
+  const body = {
+    txHash: best[0].txHash,
+    effectsHash: best[0].effectsHash,
+    threshold: committee.threshold,
+    certificates: best,
+  };
+  return { ...body, qcHash: qcHash(body) };
+}
