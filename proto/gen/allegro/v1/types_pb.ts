@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file allegro/v1/types.proto.
  */
 export const file_allegro_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChZhbGxlZ3JvL3YxL3R5cGVzLnByb3RvEgphbGxlZ3JvLnYxIj8KBlJlamVjdBIkCgRjb2RlGAEgASgOMhYuYWxsZWdyby52MS5SZWplY3RDb2RlEg8KB21lc3NhZ2UYAiABKAkirQEKB1BheW1lbnQSDgoGc2VuZGVyGAEgASgMEhEKCXJlY2lwaWVudBgCIAEoDBIOCgZhbW91bnQYAyABKAQSDQoFYXNzZXQYBCABKAwSEAoIY2hhaW5faWQYBSABKAQSEQoJbm9uY2Vfa2V5GAYgASgMEhEKCW5vbmNlX3NlcRgHIAEoBBIaChJleHBpcnlfdW5peF9taWxsaXMYCCABKAQSDAoEbWVtbxgJIAEoDCJ9ChRWYWxpZGF0b3JDZXJ0aWZpY2F0ZRIOCgZzaWduZXIYASABKAwSDwoHdHhfaGFzaBgCIAEoDBIUCgxlZmZlY3RzX2hhc2gYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMEhsKE2NyZWF0ZWRfdW5peF9taWxsaXMYBSABKAQilgEKEVF1b3J1bUNlcnRpZmljYXRlEg8KB3R4X2hhc2gYASABKAwSFAoMZWZmZWN0c19oYXNoGAIgASgMEhEKCXRocmVzaG9sZBgDIAEoDRI2CgxjZXJ0aWZpY2F0ZXMYBCADKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEg8KB3FjX2hhc2gYBSABKAwitQEKFFN1Ym1pdEZhc3RQYXlSZXF1ZXN0EhEKCXNpZ25lZF90eBgBIAEoDBIWCg5wYXJlbnRfcWNfaGFzaBgCIAEoDBIxCgpwYXJlbnRfcWNzGAMgAygLMh0uYWxsZWdyby52MS5RdW9ydW1DZXJ0aWZpY2F0ZRIZChFjbGllbnRfcmVxdWVzdF9pZBgEIAEoCRIkCgdwYXltZW50GAUgASgLMhMuYWxsZWdyby52MS5QYXltZW50IqcBChVTdWJtaXRGYXN0UGF5UmVzcG9uc2USDwoHdHhfaGFzaBgBIAEoDBIUCgxlZmZlY3RzX2hhc2gYAiABKAwSNwoLY2VydGlmaWNhdGUYAyABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlSAASJAoGcmVqZWN0GAQgASgLMhIuYWxsZWdyby52MS5SZWplY3RIAEIICgZyZXN1bHQiqQEKDUJ1bGxldGluRW50cnkSEAoIc2VxdWVuY2UYASABKAQSNQoLY2VydGlmaWNhdGUYAiABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEhEKCXNpZ25lZF90eBgDIAEoDBIWCg5wYXJlbnRfcWNfaGFzaBgEIAEoDBIkCgdwYXltZW50GAUgASgLMhMuYWxsZWdyby52MS5QYXltZW50ImIKF0dldEJ1bGxldGluQm9hcmRSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwSDwoHYWRkcmVzcxgCIAEoDBIWCg5hZnRlcl9zZXF1ZW5jZRgDIAEoBBINCgVsaW1pdBgEIAEoDSJ1ChhHZXRCdWxsZXRpbkJvYXJkUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLmFsbGVncm8udjEuQnVsbGV0aW5FbnRyeRIbChNuZXh0X2FmdGVyX3NlcXVlbmNlGAIgASgEEhAKCGhhc19tb3JlGAMgASgIIhkKF0dldFZhbGlkYXRvckluZm9SZXF1ZXN0IoIBChhHZXRWYWxpZGF0b3JJbmZvUmVzcG9uc2USDAoEbmFtZRgBIAEoCRIOCgZwdWJrZXkYAiABKAwSEAoIY2hhaW5faWQYAyABKAQSDQoFZXBvY2gYBCABKAQSDQoFcGVlcnMYBSADKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgGIAEoDSIVChNHZXRDaGFpbkhlYWRSZXF1ZXN0IkgKCUNoYWluSGVhZBIOCgZoZWlnaHQYASABKAQSDAoEaGFzaBgCIAEoDBIdChV0aW1lc3RhbXBfdW5peF9taWxsaXMYAyABKAQqlQMKClJlamVjdENvZGUSGwoXUkVKRUNUX0NPREVfVU5TUEVDSUZJRUQQABIeChpSRUpFQ1RfQ09ERV9JTlZBTElEX0ZPUk1BVBABEhsKF1JFSkVDVF9DT0RFX1dST05HX0NIQUlOEAISHgoaUkVKRUNUX0NPREVfTk9UX1BBWU1FTlRfVFgQAxIcChhSRUpFQ1RfQ09ERV9FUVVJVk9DQVRJT04QBBIXChNSRUpFQ1RfQ09ERV9FWFBJUkVEEAUSIQodUkVKRUNUX0NPREVfTk9OQ0VfU0VRX1RPT19MT1cQBhIiCh5SRUpFQ1RfQ09ERV9OT05DRV9TRVFfVE9PX0hJR0gQBxIhCh1SRUpFQ1RfQ09ERV9NSVNTSU5HX1BBUkVOVF9RQxAIEiEKHVJFSkVDVF9DT0RFX0lOVkFMSURfUEFSRU5UX1FDEAkSIgoeUkVKRUNUX0NPREVfSU5TVUZGSUNJRU5UX0ZVTkRTEAoSJQohUkVKRUNUX0NPREVfVEVNUE9SQVJZX1VOQVZBSUxBQkxFEAsq2gEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASEgoOU1RBR0VfQUNDRVBURUQQARIVChFTVEFHRV9DRVJUSUZJQ0FURRACEhMKD1NUQUdFX0NFUlRJRklFRBADEhgKFFNUQUdFX1FVRVVFRF9PTkNIQUlOEAQSEgoOU1RBR0VfSU5DTFVERUQQBRITCg9TVEFHRV9GSU5BTElaRUQQBhISCg5TVEFHRV9SRUpFQ1RFRBAHEhEKDVNUQUdFX0VYUElSRUQQCBIQCgxTVEFHRV9GQUlMRUQQCWIGcHJvdG8z");
+  fileDesc("ChZhbGxlZ3JvL3YxL3R5cGVzLnByb3RvEgphbGxlZ3JvLnYxIj8KBlJlamVjdBIkCgRjb2RlGAEgASgOMhYuYWxsZWdyby52MS5SZWplY3RDb2RlEg8KB21lc3NhZ2UYAiABKAkirQEKB1BheW1lbnQSDgoGc2VuZGVyGAEgASgMEhEKCXJlY2lwaWVudBgCIAEoDBIOCgZhbW91bnQYAyABKAQSDQoFYXNzZXQYBCABKAwSEAoIY2hhaW5faWQYBSABKAQSEQoJbm9uY2Vfa2V5GAYgASgMEhEKCW5vbmNlX3NlcRgHIAEoBBIaChJleHBpcnlfdW5peF9taWxsaXMYCCABKAQSDAoEbWVtbxgJIAEoDCJ9ChRWYWxpZGF0b3JDZXJ0aWZpY2F0ZRIOCgZzaWduZXIYASABKAwSDwoHdHhfaGFzaBgCIAEoDBIUCgxlZmZlY3RzX2hhc2gYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMEhsKE2NyZWF0ZWRfdW5peF9taWxsaXMYBSABKAQilgEKEVF1b3J1bUNlcnRpZmljYXRlEg8KB3R4X2hhc2gYASABKAwSFAoMZWZmZWN0c19oYXNoGAIgASgMEhEKCXRocmVzaG9sZBgDIAEoDRI2CgxjZXJ0aWZpY2F0ZXMYBCADKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEg8KB3FjX2hhc2gYBSABKAwiZQoNUGFyZW50UGF5bWVudBIpCgJxYxgBIAEoCzIdLmFsbGVncm8udjEuUXVvcnVtQ2VydGlmaWNhdGUSEQoJc2lnbmVkX3R4GAIgASgMEhYKDnBhcmVudF9xY19oYXNoGAMgASgMIq4BChRTdWJtaXRGYXN0UGF5UmVxdWVzdBIRCglzaWduZWRfdHgYASABKAwSFgoOcGFyZW50X3FjX2hhc2gYAiABKAwSKgoHcGFyZW50cxgDIAMoCzIZLmFsbGVncm8udjEuUGFyZW50UGF5bWVudBIZChFjbGllbnRfcmVxdWVzdF9pZBgEIAEoCRIkCgdwYXltZW50GAUgASgLMhMuYWxsZWdyby52MS5QYXltZW50IqcBChVTdWJtaXRGYXN0UGF5UmVzcG9uc2USDwoHdHhfaGFzaBgBIAEoDBIUCgxlZmZlY3RzX2hhc2gYAiABKAwSNwoLY2VydGlmaWNhdGUYAyABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlSAASJAoGcmVqZWN0GAQgASgLMhIuYWxsZWdyby52MS5SZWplY3RIAEIICgZyZXN1bHQiqQEKDUJ1bGxldGluRW50cnkSEAoIc2VxdWVuY2UYASABKAQSNQoLY2VydGlmaWNhdGUYAiABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEhEKCXNpZ25lZF90eBgDIAEoDBIWCg5wYXJlbnRfcWNfaGFzaBgEIAEoDBIkCgdwYXltZW50GAUgASgLMhMuYWxsZWdyby52MS5QYXltZW50ImIKF0dldEJ1bGxldGluQm9hcmRSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwSDwoHYWRkcmVzcxgCIAEoDBIWCg5hZnRlcl9zZXF1ZW5jZRgDIAEoBBINCgVsaW1pdBgEIAEoDSJ1ChhHZXRCdWxsZXRpbkJvYXJkUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLmFsbGVncm8udjEuQnVsbGV0aW5FbnRyeRIbChNuZXh0X2FmdGVyX3NlcXVlbmNlGAIgASgEEhAKCGhhc19tb3JlGAMgASgIIhkKF0dldFZhbGlkYXRvckluZm9SZXF1ZXN0IoIBChhHZXRWYWxpZGF0b3JJbmZvUmVzcG9uc2USDAoEbmFtZRgBIAEoCRIOCgZwdWJrZXkYAiABKAwSEAoIY2hhaW5faWQYAyABKAQSDQoFZXBvY2gYBCABKAQSDQoFcGVlcnMYBSADKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgGIAEoDSIVChNHZXRDaGFpbkhlYWRSZXF1ZXN0IkgKCUNoYWluSGVhZBIOCgZoZWlnaHQYASABKAQSDAoEaGFzaBgCIAEoDBIdChV0aW1lc3RhbXBfdW5peF9taWxsaXMYAyABKAQqlQMKClJlamVjdENvZGUSGwoXUkVKRUNUX0NPREVfVU5TUEVDSUZJRUQQABIeChpSRUpFQ1RfQ09ERV9JTlZBTElEX0ZPUk1BVBABEhsKF1JFSkVDVF9DT0RFX1dST05HX0NIQUlOEAISHgoaUkVKRUNUX0NPREVfTk9UX1BBWU1FTlRfVFgQAxIcChhSRUpFQ1RfQ09ERV9FUVVJVk9DQVRJT04QBBIXChNSRUpFQ1RfQ09ERV9FWFBJUkVEEAUSIQodUkVKRUNUX0NPREVfTk9OQ0VfU0VRX1RPT19MT1cQBhIiCh5SRUpFQ1RfQ09ERV9OT05DRV9TRVFfVE9PX0hJR0gQBxIhCh1SRUpFQ1RfQ09ERV9NSVNTSU5HX1BBUkVOVF9RQxAIEiEKHVJFSkVDVF9DT0RFX0lOVkFMSURfUEFSRU5UX1FDEAkSIgoeUkVKRUNUX0NPREVfSU5TVUZGSUNJRU5UX0ZVTkRTEAoSJQohUkVKRUNUX0NPREVfVEVNUE9SQVJZX1VOQVZBSUxBQkxFEAsq2gEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASEgoOU1RBR0VfQUNDRVBURUQQARIVChFTVEFHRV9DRVJUSUZJQ0FURRACEhMKD1NUQUdFX0NFUlRJRklFRBADEhgKFFNUQUdFX1FVRVVFRF9PTkNIQUlOEAQSEgoOU1RBR0VfSU5DTFVERUQQBRITCg9TVEFHRV9GSU5BTElaRUQQBhISCg5TVEFHRV9SRUpFQ1RFRBAHEhEKDVNUQUdFX0VYUElSRUQQCBIQCgxTVEFHRV9GQUlMRUQQCWIGcHJvdG8z");
 
 /**
  * A refusal with a message naming the field and values involved.
@@ -180,6 +180,38 @@ export const QuorumCertificateSchema: GenMessage<QuorumCertificate> = /*@__PURE_
   messageDesc(file_allegro_v1_types, 3);
 
 /**
+ * A payment that funds another: its QC and the transaction the QC's hashes commit to, so any
+ * sidecar can check the QC, credit the recipient and forward the parent to the chain.
+ *
+ * @generated from message allegro.v1.ParentPayment
+ */
+export type ParentPayment = Message<"allegro.v1.ParentPayment"> & {
+  /**
+   * @generated from field: allegro.v1.QuorumCertificate qc = 1;
+   */
+  qc?: QuorumCertificate | undefined;
+
+  /**
+   * @generated from field: bytes signed_tx = 2;
+   */
+  signedTx: Uint8Array;
+
+  /**
+   * The parent's own parent_qc_hash (part of its tx_hash); empty if it has none.
+   *
+   * @generated from field: bytes parent_qc_hash = 3;
+   */
+  parentQcHash: Uint8Array;
+};
+
+/**
+ * Describes the message allegro.v1.ParentPayment.
+ * Use `create(ParentPaymentSchema)` to create a new message.
+ */
+export const ParentPaymentSchema: GenMessage<ParentPayment> = /*@__PURE__*/
+  messageDesc(file_allegro_v1_types, 4);
+
+/**
  * A payment submission: the signed transaction plus what its parent needs.
  *
  * @generated from message allegro.v1.SubmitFastPayRequest
@@ -200,11 +232,11 @@ export type SubmitFastPayRequest = Message<"allegro.v1.SubmitFastPayRequest"> & 
   parentQcHash: Uint8Array;
 
   /**
-   * The parent QC(s); the one whose qc_hash equals parent_qc_hash is used.
+   * The parent payment(s); the one whose qc.qc_hash equals parent_qc_hash is used.
    *
-   * @generated from field: repeated allegro.v1.QuorumCertificate parent_qcs = 3;
+   * @generated from field: repeated allegro.v1.ParentPayment parents = 3;
    */
-  parentQcs: QuorumCertificate[];
+  parents: ParentPayment[];
 
   /**
    * Idempotency key chosen by the client, scoped to the sender.
@@ -226,7 +258,7 @@ export type SubmitFastPayRequest = Message<"allegro.v1.SubmitFastPayRequest"> & 
  * Use `create(SubmitFastPayRequestSchema)` to create a new message.
  */
 export const SubmitFastPayRequestSchema: GenMessage<SubmitFastPayRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 4);
+  messageDesc(file_allegro_v1_types, 5);
 
 /**
  * A sidecar's answer: its certificate or a reject, with the hashes it computed.
@@ -267,7 +299,7 @@ export type SubmitFastPayResponse = Message<"allegro.v1.SubmitFastPayResponse"> 
  * Use `create(SubmitFastPayResponseSchema)` to create a new message.
  */
 export const SubmitFastPayResponseSchema: GenMessage<SubmitFastPayResponse> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 5);
+  messageDesc(file_allegro_v1_types, 6);
 
 /**
  * One certificate on a bulletin board with what a reader needs to verify it.
@@ -308,7 +340,7 @@ export type BulletinEntry = Message<"allegro.v1.BulletinEntry"> & {
  * Use `create(BulletinEntrySchema)` to create a new message.
  */
 export const BulletinEntrySchema: GenMessage<BulletinEntry> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 6);
+  messageDesc(file_allegro_v1_types, 7);
 
 /**
  * Filters and cursor over a bulletin board. Unset filters match everything.
@@ -348,7 +380,7 @@ export type GetBulletinBoardRequest = Message<"allegro.v1.GetBulletinBoardReques
  * Use `create(GetBulletinBoardRequestSchema)` to create a new message.
  */
 export const GetBulletinBoardRequestSchema: GenMessage<GetBulletinBoardRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 7);
+  messageDesc(file_allegro_v1_types, 8);
 
 /**
  * @generated from message allegro.v1.GetBulletinBoardResponse
@@ -377,7 +409,7 @@ export type GetBulletinBoardResponse = Message<"allegro.v1.GetBulletinBoardRespo
  * Use `create(GetBulletinBoardResponseSchema)` to create a new message.
  */
 export const GetBulletinBoardResponseSchema: GenMessage<GetBulletinBoardResponse> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 8);
+  messageDesc(file_allegro_v1_types, 9);
 
 /**
  * @generated from message allegro.v1.GetValidatorInfoRequest
@@ -390,7 +422,7 @@ export type GetValidatorInfoRequest = Message<"allegro.v1.GetValidatorInfoReques
  * Use `create(GetValidatorInfoRequestSchema)` to create a new message.
  */
 export const GetValidatorInfoRequestSchema: GenMessage<GetValidatorInfoRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 9);
+  messageDesc(file_allegro_v1_types, 10);
 
 /**
  * @generated from message allegro.v1.GetValidatorInfoResponse
@@ -432,7 +464,7 @@ export type GetValidatorInfoResponse = Message<"allegro.v1.GetValidatorInfoRespo
  * Use `create(GetValidatorInfoResponseSchema)` to create a new message.
  */
 export const GetValidatorInfoResponseSchema: GenMessage<GetValidatorInfoResponse> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 10);
+  messageDesc(file_allegro_v1_types, 11);
 
 /**
  * @generated from message allegro.v1.GetChainHeadRequest
@@ -445,7 +477,7 @@ export type GetChainHeadRequest = Message<"allegro.v1.GetChainHeadRequest"> & {
  * Use `create(GetChainHeadRequestSchema)` to create a new message.
  */
 export const GetChainHeadRequestSchema: GenMessage<GetChainHeadRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 11);
+  messageDesc(file_allegro_v1_types, 12);
 
 /**
  * The chain head as the serving component sees it.
@@ -474,7 +506,7 @@ export type ChainHead = Message<"allegro.v1.ChainHead"> & {
  * Use `create(ChainHeadSchema)` to create a new message.
  */
 export const ChainHeadSchema: GenMessage<ChainHead> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 12);
+  messageDesc(file_allegro_v1_types, 13);
 
 /**
  * Why a sidecar refused a submission (SPEC §5, in validation order).
