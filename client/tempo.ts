@@ -26,6 +26,7 @@
  *   gas: 100_000n,
  *   maxFeePerGas: 20n,
  *   maxPriorityFeePerGas: 1n,
+ *   feeToken: "0x20c0000000000000000000000000000000000000",
  * });
  * const payment = decodePayment(signed, { chainId: 1337n });
  * console.log(payment.sender === account.address, payment.amount); // true 10n
@@ -151,8 +152,11 @@ export interface PaymentParams {
   maxFeePerGas: bigint;
   /** Maximum priority fee per gas. */
   maxPriorityFeePerGas: bigint;
-  /** Optional TIP-20 token to pay fees in (the chain's default when absent). */
-  feeToken?: Address;
+  /**
+   * TIP-20 token that pays the fee. Required: without it the chain picks the fee token from
+   * mutable state (the sender's FeeManager preference), so no sidecar could check the balance.
+   */
+  feeToken: Address;
 }
 
 /** viem's serializable Tempo transaction, as {@linkcode buildPaymentTransaction} returns it. */
@@ -183,6 +187,7 @@ export type PaymentTransaction = Transaction.TransactionSerializableTempo;
  *   gas: 100_000n,
  *   maxFeePerGas: 20n,
  *   maxPriorityFeePerGas: 1n,
+ *   feeToken: "0x20c0000000000000000000000000000000000000",
  * });
  * console.log(tx.type, tx.calls.length); // tempo 1
  * ```
@@ -190,6 +195,9 @@ export type PaymentTransaction = Transaction.TransactionSerializableTempo;
 export function buildPaymentTransaction(params: PaymentParams): PaymentTransaction {
   if (!isTip20Address(params.token)) {
     fail("NOT_PAYMENT_TX", "token", params.token, "is not a TIP-20 address (prefix 0x20c0…)");
+  }
+  if (!isTip20Address(params.feeToken)) {
+    fail("INVALID_FORMAT", "feeToken", params.feeToken, "is not a TIP-20 address (prefix 0x20c0…)");
   }
   if (!isAddress(params.recipient, { strict: false })) {
     fail("INVALID_FORMAT", "recipient", params.recipient, "is not a 20-byte address");
@@ -228,7 +236,7 @@ export function buildPaymentTransaction(params: PaymentParams): PaymentTransacti
     gas: params.gas,
     maxFeePerGas: params.maxFeePerGas,
     maxPriorityFeePerGas: params.maxPriorityFeePerGas,
-    ...(params.feeToken === undefined ? {} : { feeToken: params.feeToken }),
+    feeToken: params.feeToken,
   };
 }
 
@@ -256,6 +264,7 @@ export function buildPaymentTransaction(params: PaymentParams): PaymentTransacti
  *   gas: 100_000n,
  *   maxFeePerGas: 20n,
  *   maxPriorityFeePerGas: 1n,
+ *   feeToken: "0x20c0000000000000000000000000000000000000",
  * });
  * console.log(signed.slice(0, 4)); // 0x76
  * ```
@@ -302,8 +311,8 @@ export interface Payment {
   gas: bigint;
   /** Maximum fee per gas (0 if the field is empty); `gas * maxFeePerGas` bounds the fee. */
   maxFeePerGas: bigint;
-  /** Fee token chosen by the sender, if any. */
-  feeToken?: Address;
+  /** The TIP-20 token that pays the fee (required, see {@linkcode PaymentParams.feeToken}). */
+  feeToken: Address;
   /** The signed transaction bytes, exactly as given. */
   rawTx: Uint8Array;
 }
@@ -321,7 +330,7 @@ export interface Payment {
  *    senders depend on chain state, so no sender follows from the bytes); a signature that does
  *    not verify or a high-s secp256k1 signature; `nonceKey` over 32 bytes; `nonce` ≥ 2^64;
  *    missing `validBefore` (SPEC: required — a malformed Allegro message rather than a different
- *    kind of transaction); amount 0 or ≥ 2^64. The amount is only known once the call decodes, so
+ *    kind of transaction); missing or non-TIP-20 `feeToken`; amount 0 or ≥ 2^64. The amount is only known once the call decodes, so
  *    it is checked when the call has the payment shape — before the chain id.
  * 2. `WRONG_CHAIN` — `chainId` ≠ `expected.chainId`.
  * 3. `NOT_PAYMENT_TX` — not exactly one call; `to` not a TIP-20 address; `value` ≠ 0; calldata not
@@ -411,6 +420,17 @@ export function decodePayment(signedTx: Hex | Uint8Array, expected: { chainId: b
   if (tx.validBefore === undefined) {
     fail("INVALID_FORMAT", "validBefore", "none", "is required for Allegro payments");
   }
+  if (tx.feeToken === undefined) {
+    fail(
+      "INVALID_FORMAT",
+      "feeToken",
+      "none",
+      "is required: the fee token must not follow chain state",
+    );
+  }
+  if (!isTip20Address(String(tx.feeToken))) {
+    fail("INVALID_FORMAT", "feeToken", tx.feeToken, "is not a TIP-20 address");
+  }
 
   const call = decodeCall(tx.calls);
   if (call.ok) checkAmount(call.amount);
@@ -448,7 +468,7 @@ export function decodePayment(signedTx: Hex | Uint8Array, expected: { chainId: b
     signatureType: signature.type,
     gas: tx.gas ?? 0n,
     maxFeePerGas: tx.maxFeePerGas ?? 0n,
-    ...(tx.feeToken === undefined ? {} : { feeToken: getAddress(String(tx.feeToken)) }),
+    feeToken: getAddress(String(tx.feeToken)),
     rawTx,
   };
 }
@@ -483,6 +503,7 @@ export function decodePayment(signedTx: Hex | Uint8Array, expected: { chainId: b
  *   gas: 100_000n,
  *   maxFeePerGas: 20n,
  *   maxPriorityFeePerGas: 1n,
+ *   feeToken: "0x20c0000000000000000000000000000000000000",
  * });
  * const payment = decodePayment(signed, { chainId: 1337n });
  * checkParentBinding(payment, parent); // ok: the memo is the parent

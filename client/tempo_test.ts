@@ -43,6 +43,7 @@ function params(overrides: Partial<PaymentParams> = {}): PaymentParams {
     gas: 100_000n,
     maxFeePerGas: 20n,
     maxPriorityFeePerGas: 1n,
+    feeToken: FEE_TOKEN,
     ...overrides,
   };
 }
@@ -171,7 +172,7 @@ Deno.test("transfer: every field round-trips, sender is the signer", async () =>
   assert.equal(p.signatureType, "secp256k1");
   assert.equal(p.gas, 100_000n);
   assert.equal(p.maxFeePerGas, 20n);
-  assert.equal(p.feeToken, undefined);
+  assert.equal(p.feeToken, FEE_TOKEN);
   assert.deepEqual(p.rawTx, hexToBytes(signed));
   assert.deepEqual(decode(hexToBytes(signed)), p); // bytes in, same payment out
 });
@@ -267,6 +268,19 @@ Deno.test("missing validBefore is INVALID_FORMAT", async () => {
   const { validBefore: _, ...tx } = buildPaymentTransaction(params());
   const signed = await signTempo(tx);
   assertRejects(() => decode(signed), "INVALID_FORMAT", "validBefore");
+});
+
+Deno.test("missing or non-TIP-20 feeToken is INVALID_FORMAT", async () => {
+  const { feeToken: _, ...tx } = buildPaymentTransaction(params());
+  const unset = await signTempo(tx);
+  assertRejects(() => decode(unset), "INVALID_FORMAT", "feeToken", "required");
+  const other = await signTempo({ ...buildPaymentTransaction(params()), feeToken: BOB });
+  assertRejects(() => decode(other), "INVALID_FORMAT", "feeToken", "TIP-20");
+  assertRejects(
+    () => buildPaymentTransaction(params({ feeToken: BOB })),
+    "INVALID_FORMAT",
+    "feeToken",
+  );
 });
 
 Deno.test("amount 0 and amount ≥ 2^64 are INVALID_FORMAT", async () => {
