@@ -1,0 +1,394 @@
+/**
+ * All of the sidecar's Deno KV access. Certifications are group-committed: every write waiting
+ * when a commit starts goes into one atomic operation, guarded by version checks, and each
+ * caller's promise settles only once that commit is durable. One process owns a KV path at a
+ * time (an exclusive lock on `PATH.lock`). The key layout is documented in `sidecar/README.md`.
+ *
+ * @module
+ */
+import { bytesToHex, type Hex } from "viem";
+import { bytesEqual, type Certificate, type RejectCode } from "@allegro/client";
+import type { PendingTx } from "./ledger.ts";
+
+/** A certificate with what a reader needs to verify it, as kept on the bulletin board. */
+export interface BoardEntry {
+  readonly sequence: bigint;
+  readonly certificate: Certificate;
+  readonly signedTx: Uint8Array;
+  /** Empty when the payment has no parent. */
+  readonly parentQcHash: Uint8Array;
+  /** The payment, as derived from `signedTx` (lowercase hex addresses). */
+  readonly sender: Hex;
+  readonly recipient: Hex;
+  readonly amount: bigint;
+  readonly asset: Hex;
+  readonly nonceKey: Uint8Array;
+  readonly nonceSeq: bigint;
+  readonly validBeforeMillis: bigint;
+}
+
+/** What one certification writes, all in one atomic commit. */
+export interface CertifyWrite {
+  readonly kind: "certify";
+  readonly certificate: Certificate;
+  readonly sender: Hex;
+  readonly nonceKey: Uint8Array;
+  readonly nonceSeq: bigint;
+  readonly nextNonce: bigint;
+  readonly pending: PendingTx;
+  readonly clientRequestId?: string;
+  /** The board entry (its sequence is assigned at commit). */
+  readonly entry: Omit<BoardEntry, "sequence">;
+}
+
+/** A verified certificate from a peer's board. `added` tells, after commit, if it was new. */
+export interface GossipWrite {
+  readonly kind: "gossip";
+  readonly entry: Omit<BoardEntry, "sequence">;
+  added?: boolean;
+}
+
+/** A permanent reject remembered for `(sender, client_request_id)`. */
+export interface RejectWrite {
+  readonly kind: "reject";
+  readonly sender: Hex;
+  readonly clientRequestId: string;
+  readonly txHash: Uint8Array;
+  readonly code: RejectCode;
+  readonly message: string;
+}
+
+/** A stored `(sender, client_request_id)` answer. */
+export interface StoredRequest {
+  readonly txHash: Uint8Array;
+  readonly reject?: { code: RejectCode; message: string };
+}
+
+/** Filters of a board page. */
+export interface BoardQuery {
+  readonly afterSequence: bigint;
+  readonly limit: number;
+  readonly txHash?: Uint8Array;
+  readonly address?: Hex;
+}
+
+/** Store settings. */
+export interface StoreOptions {
+  /** Most certifications in one atomic commit (Deno KV caps checks and mutations per commit). */
+  readonly maxBatch?: number;
+  /** How long `(sender, client_request_id)` answers are kept. */
+  readonly requestTtlMillis?: number;
+  /** Most gossiped entries kept per foreign signer. */
+  readonly maxGossipPerSigner?: number;
+}
+
+const V = "v1";
+const K = {
+  boardSeq: [V, "meta", "board_seq"],
+  lock: (sender: Hex, nonceKey: Uint8Array, seq: bigint) => [V, "lock", sender, nonceKey, seq],
+  nonce: (sender: Hex, nonceKey: Uint8Array) => [V, "nonce", sender, nonceKey],
+  pending: (txHash: Uint8Array) => [V, "pending", txHash],
+  consumed: (parentTxHash: Uint8Array) => [V, "consumed", parentTxHash],
+  request: (sender: Hex, id: string) => [V, "request", sender, id],
+  board: (seq: bigint) => [V, "board", seq],
+  boardTx: (txHash: Uint8Array, signer: Uint8Array) => [V, "board_tx", txHash, signer],
+  boardAddr: (address: Hex, seq: bigint) => [V, "board_addr", address, seq],
+  gossipCount: (signer: Uint8Array) => [V, "gossip_count", signer],
+};
+
+type Write = CertifyWrite | RejectWrite | GossipWrite;
+
+interface Queued {
+  readonly write: Write;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** Raised when a commit fails; the certifier answers `TEMPORARY_UNAVAILABLE`. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/**
+ * The sidecar's store over one Deno KV database.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "./store.ts";
+ *
+ * const store = await Store.open(":memory:");
+ * console.log(await store.lastSequence()); // 0n
+ * store.close();
+ * ```
+ */
+export class Store {
+  readonly #kv: Deno.Kv;
+  readonly #lockFile: Deno.FsFile | undefined;
+  readonly #maxBatch: number;
+  readonly #requestTtl: number;
+  readonly #maxGossipPerSigner: number;
+  readonly #own: Queued[] = [];
+  readonly #gossip: Queued[] = [];
+  #committing: Promise<void> | undefined;
+  #sequence = 0n;
+  #commitMillis: number[] = [];
+
+  private constructor(kv: Deno.Kv, lockFile: Deno.FsFile | undefined, options: StoreOptions) {
+    this.#kv = kv;
+    this.#lockFile = lockFile;
+    // Deno KV allows 100 checks and 1000 mutations per commit; a certification uses at most
+    // 2 checks and 9 mutations.
+    this.#maxBatch = Math.min(options.maxBatch ?? 32, 48);
+    this.#requestTtl = options.requestTtlMillis ?? 24 * 3600_000;
+    this.#maxGossipPerSigner = options.maxGossipPerSigner ?? 10_000;
+  }
+
+  /**
+   * Opens (or creates) the store at `path` (`":memory:"` for tests), taking an exclusive lock on
+   * `path + ".lock"` so that two processes never write one database.
+   */
+  static async open(path: string, options: StoreOptions = {}): Promise<Store> {
+    let lockFile: Deno.FsFile | undefined;
+    if (path !== ":memory:") {
+      lockFile = await Deno.open(`${path}.lock`, { create: true, write: true });
+      const locked = await Promise.race([
+        lockFile.lock(true).then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 2000)),
+      ]);
+      if (!locked) {
+        lockFile.close();
+        throw new Error(`KV path ${path} is in use by another sidecar process`);
+      }
+    }
+    const kv = await Deno.openKv(path);
+    const store = new Store(kv, lockFile, options);
+    store.#sequence = (await kv.get<bigint>(K.boardSeq)).value ?? 0n;
+    return store;
+  }
+
+  /** Closes the database and releases the process lock. */
+  close(): void {
+    this.#kv.close();
+    this.#lockFile?.close();
+  }
+
+  /** The highest board sequence committed. */
+  lastSequence(): Promise<bigint> {
+    return Promise.resolve(this.#sequence);
+  }
+
+  /** Durations of recent commits in milliseconds, drained by the metrics endpoint. */
+  drainCommitMillis(): number[] {
+    const out = this.#commitMillis;
+    this.#commitMillis = [];
+    return out;
+  }
+
+  /** The lock of a contention key: the tx hash and certificate it was signed for. */
+  async getLock(
+    sender: Hex,
+    nonceKey: Uint8Array,
+    nonceSeq: bigint,
+  ): Promise<{ txHash: Uint8Array; certificate: Certificate } | null> {
+    return (await this.#kv.get<{ txHash: Uint8Array; certificate: Certificate }>(
+      K.lock(sender, nonceKey, nonceSeq),
+    )).value;
+  }
+
+  /** The next local nonce of a lane, if any certificate was issued in it. */
+  async getNonce(sender: Hex, nonceKey: Uint8Array): Promise<bigint | null> {
+    return (await this.#kv.get<bigint>(K.nonce(sender, nonceKey))).value;
+  }
+
+  /** The child that consumed a parent, if any. */
+  async getConsumed(parentTxHash: Uint8Array): Promise<Uint8Array | null> {
+    return (await this.#kv.get<Uint8Array>(K.consumed(parentTxHash))).value;
+  }
+
+  /** The stored answer for `(sender, client_request_id)`. */
+  async getRequest(sender: Hex, clientRequestId: string): Promise<StoredRequest | null> {
+    return (await this.#kv.get<StoredRequest>(K.request(sender, clientRequestId))).value;
+  }
+
+  /** Every pending transaction, for the ledger at start-up. */
+  async *pending(): AsyncIterable<PendingTx> {
+    for await (const e of this.#kv.list<PendingTx>({ prefix: [V, "pending"] })) yield e.value;
+  }
+
+  /** Makes a certification durable; resolves once its batch committed. */
+  certify(write: CertifyWrite): Promise<void> {
+    return this.#enqueue(this.#own, write);
+  }
+
+  /** Remembers a permanent reject for a `client_request_id`; resolves once durable. */
+  rememberReject(write: RejectWrite): Promise<void> {
+    return this.#enqueue(this.#own, write);
+  }
+
+  /**
+   * Stores certificates gossiped by peers (already verified against the committee) that are not
+   * on the board yet, at most `maxGossipPerSigner` per foreign signer. Own writes always go
+   * first into a commit, so a flooding peer can neither evict nor delay this sidecar's own
+   * certificates. Resolves with how many entries were added.
+   */
+  async addGossip(entries: readonly GossipWrite[]): Promise<number> {
+    const results = await Promise.all(
+      entries.map((e) => this.#enqueue(this.#gossip, e).then(() => e.added === true)),
+    );
+    return results.filter(Boolean).length;
+  }
+
+  #enqueue(queue: Queued[], write: Write): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ write, resolve, reject });
+      this.#committing ??= this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#own.length + this.#gossip.length > 0) {
+      const batch = this.#own.splice(0, this.#maxBatch);
+      batch.push(...this.#gossip.splice(0, this.#maxBatch - batch.length));
+      const started = performance.now();
+      try {
+        await this.#commit(batch.map((q) => q.write));
+        this.#commitMillis.push(performance.now() - started);
+        for (const q of batch) q.resolve();
+      } catch (e) {
+        for (const q of batch) q.reject(e);
+      }
+    }
+    this.#committing = undefined;
+  }
+
+  async #commit(writes: Write[]): Promise<void> {
+    const seqEntry = await this.#kv.get<bigint>(K.boardSeq);
+    const op = this.#kv.atomic().check(seqEntry);
+    let seq = seqEntry.value ?? 0n;
+    const gossipCounts = new Map<Hex, bigint>();
+    for (const w of writes) {
+      if (w.kind === "reject") {
+        op.set(K.request(w.sender, w.clientRequestId), {
+          txHash: w.txHash,
+          reject: { code: w.code, message: w.message },
+        }, { expireIn: this.#requestTtl });
+      } else if (w.kind === "certify") {
+        const c = w.certificate;
+        const lockKey = K.lock(w.sender, w.nonceKey, w.nonceSeq);
+        op.check({ key: lockKey, versionstamp: null })
+          .set(lockKey, { txHash: c.txHash, certificate: c })
+          .set(K.nonce(w.sender, w.nonceKey), w.nextNonce)
+          .set(K.pending(c.txHash), w.pending);
+        if (w.pending.credit) {
+          const consumedKey = K.consumed(w.pending.credit.parentTxHash);
+          op.check({ key: consumedKey, versionstamp: null }).set(consumedKey, c.txHash);
+        }
+        if (w.clientRequestId !== undefined) {
+          op.set(K.request(w.sender, w.clientRequestId), { txHash: c.txHash }, {
+            expireIn: this.#requestTtl,
+          });
+        }
+        seq += 1n;
+        this.#boardMutations(op, { ...w.entry, sequence: seq });
+      } else {
+        const c = w.entry.certificate;
+        const signer = bytesToHex(c.signer);
+        const count = gossipCounts.get(signer) ??
+          (await this.#kv.get<Deno.KvU64>(K.gossipCount(c.signer))).value?.value ?? 0n;
+        const known = (await this.#kv.get(K.boardTx(c.txHash, c.signer))).versionstamp !== null;
+        if (known || count >= BigInt(this.#maxGossipPerSigner) || this.#inBatch(writes, w)) {
+          continue;
+        }
+        gossipCounts.set(signer, count + 1n);
+        op.sum(K.gossipCount(c.signer), 1n);
+        seq += 1n;
+        this.#boardMutations(op, { ...w.entry, sequence: seq });
+        w.added = true;
+      }
+    }
+    op.set(K.boardSeq, seq);
+    const result = await op.commit();
+    if (!result.ok) {
+      for (const w of writes) if (w.kind === "gossip") w.added = false;
+      throw new StoreUnavailableError(
+        `KV commit of ${writes.length} writes failed a version check (another writer?)`,
+      );
+    }
+    this.#sequence = seq;
+  }
+
+  /** Whether an earlier write of this batch already puts the same (tx, signer) on the board. */
+  #inBatch(writes: Write[], w: GossipWrite): boolean {
+    const c = w.entry.certificate;
+    for (const other of writes) {
+      if (other === w) return false;
+      if (other.kind === "reject" || other.kind === "gossip" && !other.added) continue;
+      const o = other.entry.certificate;
+      if (bytesEqual(o.txHash, c.txHash) && bytesEqual(o.signer, c.signer)) return true;
+    }
+    return false;
+  }
+
+  #boardMutations(op: Deno.AtomicOperation, entry: BoardEntry): void {
+    op.set(K.board(entry.sequence), entry)
+      .set(K.boardTx(entry.certificate.txHash, entry.certificate.signer), entry.sequence)
+      .set(K.boardAddr(entry.sender, entry.sequence), null);
+    if (entry.recipient !== entry.sender) {
+      op.set(K.boardAddr(entry.recipient, entry.sequence), null);
+    }
+  }
+
+  /** One page of the board, in sequence order. */
+  async board(query: BoardQuery): Promise<BoardEntry[]> {
+    const start = query.afterSequence + 1n;
+    if (query.txHash !== undefined) {
+      const out: BoardEntry[] = [];
+      for await (const e of this.#kv.list<bigint>({ prefix: [V, "board_tx", query.txHash] })) {
+        if (e.value < start) continue;
+        const entry = (await this.#kv.get<BoardEntry>(K.board(e.value))).value;
+        if (entry) out.push(entry);
+      }
+      return out.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, query.limit);
+    }
+    if (query.address !== undefined) {
+      const out: BoardEntry[] = [];
+      const iter = this.#kv.list({
+        start: K.boardAddr(query.address, start),
+        end: [V, "board_addr", query.address, 1n << 64n],
+      }, { limit: query.limit });
+      for await (const e of iter) {
+        const entry = (await this.#kv.get<BoardEntry>(K.board(e.key[3] as bigint))).value;
+        if (entry) out.push(entry);
+      }
+      return out;
+    }
+    const out: BoardEntry[] = [];
+    const iter = this.#kv.list<BoardEntry>(
+      { start: K.board(start), end: [V, "board", 1n << 64n] },
+      {
+        limit: query.limit,
+      },
+    );
+    for await (const e of iter) out.push(e.value);
+    return out;
+  }
+
+  /** Removes pending transactions that were included or expired, in one atomic commit. */
+  async settle(txHashes: readonly Uint8Array[]): Promise<void> {
+    if (txHashes.length === 0) return;
+    for (let i = 0; i < txHashes.length; i += 500) {
+      const op = this.#kv.atomic();
+      for (const h of txHashes.slice(i, i + 500)) op.delete(K.pending(h));
+      const result = await op.commit();
+      if (!result.ok) throw new StoreUnavailableError("KV commit of settled transactions failed");
+    }
+  }
+
+  /** Rewrites a pending transaction (its parent's credit settled). */
+  async updatePending(tx: PendingTx): Promise<void> {
+    await this.#kv.set(K.pending(tx.txHash), tx);
+  }
+}
