@@ -40,3 +40,5 @@ export * from "./committee.ts";
 export * from "./certificate.ts";
 export * from "./quorum.ts";
 export * from "./tempo.ts";
+export * from "./wire.ts";
+export * from "./board.ts";

@@ -65,11 +65,13 @@ export class FakeChain implements AccountTracker {
 }
 
 /** An in-memory certifier for validator 0 of a 4-validator committee, chain head set. */
-export async function testCertifier(options: { maxBatch?: number; kvPath?: string } = {}) {
+export async function testCertifier(
+  options: { maxBatch?: number; kvPath?: string; maxGossipPerSigner?: number } = {},
+) {
   const { committee, signers } = await testCommittee(4, { chainId: CHAIN_ID, epoch: 42n });
   const ledger = new Ledger();
   ledger.head = { height: 100n, hash: `0x${"ab".repeat(32)}`, timestampMillis: HEAD_MILLIS };
-  const store = await Store.open(options.kvPath ?? ":memory:", { maxBatch: options.maxBatch });
+  const store = await Store.open(options.kvPath ?? ":memory:", options);
   const chain = new FakeChain(ledger);
   const certifier = new Certifier({
     ledger,

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { type BulletinEntry, BulletinEntrySchema, FastPaySidecar } from "@allegro/proto";
+import { certificateToProto } from "@allegro/client";
+import { serveConnect } from "@allegro/client/server";
+import { Gossip } from "./gossip.ts";
+import { jsonLogger } from "./log.ts";
+import { SidecarMetrics } from "./metrics.ts";
+import { alice, PATH_USD, submission, testCertifier } from "./testing.ts";
+import { decodePayment, paymentEffectsHash, paymentTxHash } from "@allegro/client";
+
+/** A peer that serves `entries` (sequences 1..n) page by page. */
+function fakePeer(entries: BulletinEntry[]) {
+  return serveConnect({
+    hostname: "127.0.0.1",
+    port: 0,
+    readMaxBytes: 1 << 20,
+    routes: (router) =>
+      router.service(FastPaySidecar, {
+        getBulletinBoard(req) {
+          const page = entries.filter((e) => e.sequence > req.afterSequence).slice(0, req.limit);
+          return {
+            entries: page,
+            nextAfterSequence: page.at(-1)?.sequence ?? req.afterSequence,
+            hasMore: page.length === req.limit,
+          };
+        },
+      }),
+  });
+}
+
+Deno.test("gossip keeps verified peer certificates, drops forged ones, and a flood cannot touch own entries", async () => {
+  const f = await testCertifier({ maxGossipPerSigner: 1000 });
+  f.chain.setBalance(alice.address, PATH_USD, 100_000_000n);
+  const own = await submission();
+  const ownAnswer = await f.certifier.submit(own);
+  assert.ok("certificate" in ownAnswer);
+  const [ownEntry] = await f.store.board({ afterSequence: 0n, limit: 10 });
+
+  // Validator 1 is Byzantine: it signs one payment under thousands of parent hashes (each a
+  // different, valid tx_hash), and serves one entry whose signature it forged for validator 2.
+  const other = await submission(alice, { nonce: 1n, amount: 5n });
+  const payment = decodePayment(other.signedTx, { chainId: 1337n });
+  const effects = paymentEffectsHash(payment);
+  const entries: BulletinEntry[] = [];
+  for (let i = 1; i <= 2000; i++) {
+    const parent = new Uint8Array(32);
+    new DataView(parent.buffer).setUint32(0, i);
+    const cert = await f.signers[1].sign(paymentTxHash(payment, parent), effects, 5n);
+    entries.push(
+      create(BulletinEntrySchema, {
+        sequence: BigInt(i),
+        certificate: certificateToProto(cert),
+        signedTx: other.signedTx,
+        parentQcHash: parent,
+      }),
+    );
+  }
+  const genuine = await f.signers[2].sign(paymentTxHash(payment), effects, 6n);
+  const forged = { ...genuine, signature: genuine.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+  entries.unshift(
+    create(BulletinEntrySchema, {
+      sequence: 0n,
+      certificate: certificateToProto(forged),
+      signedTx: other.signedTx,
+    }),
+  );
+  entries[0].sequence = 2001n;
+  entries.push(entries.shift()!);
+  const peer = fakePeer(entries);
+
+  const lines: string[] = [];
+  const gossip = new Gossip({
+    peers: [`http://127.0.0.1:${peer.port}`],
+    committee: f.committee,
+    self: f.signers[0].publicKey,
+    store: f.store,
+    log: jsonLogger("test", (l) => lines.push(l)),
+    metrics: new SidecarMetrics(),
+    intervalMillis: 10,
+    pageLimit: 500,
+    maxPagesPerRound: 20,
+    timeoutMillis: 5000,
+  });
+  const added = await gossip.round();
+  assert.equal(added, 1000); // the per-signer bound
+  assert.equal(await gossip.round(), 0); // cursor at the end: nothing new, nothing repeated
+  assert.ok(lines.some((l) => l.includes("peer served an invalid entry")));
+
+  const board = await f.store.board({ afterSequence: 0n, limit: 5000 });
+  assert.equal(board.length, 1001);
+  assert.deepEqual(board[0], ownEntry);
+  assert.deepEqual(board.map((e) => e.sequence), board.map((_, i) => BigInt(i + 1)));
+  assert.ok(
+    !board.some((e) => e.certificate.signer.every((b, i) => b === f.signers[2].publicKey[i])),
+  );
+
+  // The sidecar still answers correctly: same cert on replay, EQUIVOCATION on conflict, new payments certified.
+  const replay = await f.certifier.submit(own);
+  assert.ok("certificate" in replay);
+  assert.deepEqual(replay.certificate, ownAnswer.certificate);
+  const conflict = await f.certifier.submit(await submission(alice, { amount: 3n }));
+  assert.ok("reject" in conflict && conflict.reject.code === "EQUIVOCATION");
+  const next = await f.certifier.submit(await submission(alice, { nonce: 1n, amount: 7n }));
+  assert.ok("certificate" in next);
+  assert.equal((await f.store.board({ afterSequence: 1001n, limit: 10 })).length, 1);
+
+  await peer.close();
+  f.store.close();
+});
