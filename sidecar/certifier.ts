@@ -159,6 +159,7 @@ export class Certifier {
     if (ledger.head !== undefined) {
       const tokens = [...new Set([p.asset.toLowerCase() as Hex, s.maxFee.token])];
       await tracker.track(sender, tokens, p.nonceKey);
+      if (s.parent?.ok) await tracker.track(s.parent.credit.sender, [], s.parent.credit.nonceKey);
     }
   }
 

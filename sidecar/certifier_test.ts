@@ -425,3 +425,17 @@ Deno.test("rule 8: a parent is spent once, even through a different QC of the sa
   await expectReject(f, second, "INVALID_PARENT_QC", /already spent by tx/);
   f.store.close();
 });
+
+Deno.test("rule 9: no credit once the parent's nonce is used on chain (the balance holds it)", async () => {
+  const f = await fixture();
+  const { request, qc } = await parentPayment(f);
+  // The parent landed: Alice's lane nonce moved past it, Bob's balance would include it.
+  f.chain.setNonce(alice.address, numberToBytes(allegroNonceKey(1n), { size: 32 }), 1n);
+  f.chain.setBalance(bob.address, PATH_USD, DEFAULT_MAX_FEE);
+  await expectReject(f, await childOf(qc, request), "INSUFFICIENT_FUNDS", /has 2000 of/);
+  f.chain.setBalance(bob.address, PATH_USD, 10_000_000n + DEFAULT_MAX_FEE);
+  const child = await f.certifier.submit(await childOf(qc, request));
+  assert.ok("certificate" in child);
+  assert.equal(f.ledger.available(lower(bob.address), PATH_USD), 0n);
+  f.store.close();
+});

@@ -7,7 +7,7 @@
  */
 import { bytesToHex, type Hex } from "viem";
 import { bytesEqual, type Certificate, type RejectCode } from "@allegro/client";
-import { contentionId, type Ledger, type Posting, requestId } from "./ledger.ts";
+import { contentionId, laneId, type Ledger, type Posting, requestId } from "./ledger.ts";
 import type { Submission } from "./submission.ts";
 
 /** Configured limits the decision applies. */
@@ -172,10 +172,19 @@ export function decide(ledger: Ledger, s: Submission, policy: DecisionPolicy): D
         `parent tx ${bytesToHex(parent.txHash)} was already spent by tx ${bytesToHex(consumer)}`,
       );
     }
+    // Once the parent's nonce is used on chain, the balance at this head already holds the
+    // parent's payment (or never will, if something else used the nonce): no credit then.
+    const parentLaneNonce = ledger.chainNonces.get(laneId(parent.sender, parent.nonceKey));
+    if (parentLaneNonce === undefined) {
+      return reject(
+        "TEMPORARY_UNAVAILABLE",
+        `nonce of parent sender ${parent.sender} is not known yet`,
+      );
+    }
     credit = {
       account: sender,
       token: asset,
-      amount: parent.amount,
+      amount: parentLaneNonce > parent.nonceSeq ? 0n : parent.amount,
       parentTxHash: parent.txHash,
       parentChainTxHash: parent.chainTxHash,
     };

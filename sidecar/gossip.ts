@@ -8,7 +8,7 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { type Hex } from "viem";
+import type { Hex } from "viem";
 import { FastPaySidecar } from "@allegro/proto";
 import { bytesEqual, type Committee, verifyBoardEntry } from "@allegro/client";
 import type { Logger } from "./log.ts";

@@ -10,7 +10,7 @@ import { bytesToHex, hexToBytes } from "viem";
 import {
   type BulletinEntry,
   BulletinEntrySchema,
-  FastPaySidecar,
+  type FastPaySidecar,
   type SidecarEventSchema,
   Stage,
   type SubmitFastPayRequest,

@@ -6,17 +6,17 @@
  *
  * @module
  */
-import { bytesToHex, type Hex, hexToBytes, keccak256 } from "viem";
+import { bytesToHex, type Hex, keccak256 } from "viem";
 import {
   AllegroError,
   bytesEqual,
   checkParentBinding,
   type Committee,
   decodePayment,
-  effectsHash,
   type Payment,
+  paymentEffectsHash,
+  paymentTxHash,
   type QuorumCertificate,
-  txHash,
   verifyQuorumCertificate,
 } from "@allegro/client";
 
@@ -59,6 +59,10 @@ export interface ParentCredit {
   readonly recipient: Hex;
   readonly asset: Hex;
   readonly amount: bigint;
+  /** The parent's contention key: once its lane nonce passes `nonceSeq`, the chain has it. */
+  readonly sender: Hex;
+  readonly nonceKey: Uint8Array;
+  readonly nonceSeq: bigint;
 }
 
 /** The stateless verdict on a submission's parent. */
@@ -126,30 +130,6 @@ export function maxFeeOf(payment: Payment): MaxFee {
 const invalidFormat = (field: string, message: string): never => {
   throw new AllegroError("INVALID_FORMAT", `${field} ${message}`, { field });
 };
-
-/** The `tx_hash` of a decoded payment with the given parent. */
-function paymentTxHash(payment: Payment, parentQcHash?: Uint8Array): Uint8Array {
-  return txHash({
-    chainId: payment.chainId,
-    tempoTx: payment.rawTx,
-    nonceKey: payment.nonceKey,
-    nonceSeq: payment.nonceSeq,
-    expiry: { unixMillis: payment.validBeforeMillis },
-    parentQcHash,
-  });
-}
-
-function paymentEffectsHash(payment: Payment): Uint8Array {
-  const address = (a: Hex) => hexToBytes(a);
-  return effectsHash({
-    sender: address(payment.sender),
-    recipient: address(payment.recipient),
-    amount: payment.amount,
-    asset: address(payment.asset),
-    nonceKey: payment.nonceKey,
-    nonceSeq: payment.nonceSeq,
-  });
-}
 
 function checkClaims(payment: Payment, claimed: ClaimedPayment | undefined): void {
   if (claimed === undefined) return;
@@ -256,6 +236,9 @@ async function judgeParent(
         recipient: payment.recipient.toLowerCase() as Hex,
         asset: payment.asset.toLowerCase() as Hex,
         amount: payment.amount,
+        sender: payment.sender.toLowerCase() as Hex,
+        nonceKey: payment.nonceKey,
+        nonceSeq: payment.nonceSeq,
       },
     };
   } catch (e) {

@@ -49,6 +49,12 @@ export class FakeChain implements AccountTracker {
     if (this.ledger.chainBalances.has(id)) this.ledger.chainBalances.set(id, amount);
   }
 
+  setNonce(account: Hex, nonceKey: Uint8Array, nonce: bigint) {
+    const id = laneId(account.toLowerCase() as Hex, nonceKey);
+    this.nonces.set(id, nonce);
+    if (this.ledger.chainNonces.has(id)) this.ledger.chainNonces.set(id, nonce);
+  }
+
   track(account: Hex, tokens: readonly Hex[], nonceKey: Uint8Array): Promise<void> {
     for (const token of tokens) {
       const id = balanceId(account, token);

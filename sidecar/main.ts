@@ -1,0 +1,80 @@
+/**
+ * The `sidecar` command: `keygen` writes a validator key file, `run` starts the service.
+ *
+ * @example
+ * ```sh
+ * deno run -A sidecar/main.ts keygen --out dave.key
+ * deno run -A sidecar/main.ts run --name dave --key dave.key --committee committee.json \
+ *   --kv dave.kv --rpc-url ws://127.0.0.1:8545
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { bytesToHex } from "viem";
+import { startSidecar } from "./app.ts";
+import { ConfigError, parseRunConfig, runHelp } from "./config.ts";
+import { writeKeyFile } from "./keyfile.ts";
+import { jsonLogger } from "./log.ts";
+
+const USAGE = `Allegro validator sidecar
+
+Usage:
+  sidecar keygen --out FILE   write a new Ed25519 validator key (mode 0600) and print its public key
+  sidecar run [options]       run the sidecar (sidecar run --help lists the options)
+  sidecar --help              this text`;
+
+async function keygen(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { out: { type: "string" }, help: { type: "boolean" } },
+  });
+  if (values.help) {
+    console.log("Usage: sidecar keygen --out FILE\n\nWrites a new validator key file (mode 0600).");
+    return 0;
+  }
+  if (!values.out) throw new ConfigError("--out FILE is required");
+  const { publicKey } = await writeKeyFile(values.out);
+  console.log(JSON.stringify({ key_file: values.out, pubkey: bytesToHex(publicKey).slice(2) }));
+  return 0;
+}
+
+async function run(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(runHelp());
+    return 0;
+  }
+  const config = await parseRunConfig(args);
+  const log = jsonLogger(config.name);
+  const sidecar = await startSidecar(config, log);
+  const stopped = Promise.withResolvers<void>();
+  const stop = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await stopped.promise;
+  await sidecar.stop();
+  return 0;
+}
+
+/** Runs the command line `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    if (command === "keygen") return await keygen(rest);
+    if (command === "run") return await run(rest);
+    if (command === undefined || command === "--help" || command === "-h") {
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    throw new ConfigError(`unknown command "${command}"`);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`sidecar: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`sidecar: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
