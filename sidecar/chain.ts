@@ -178,7 +178,11 @@ interface Tracked {
 
 const unavailable = (message: string) => new AllegroError("TEMPORARY_UNAVAILABLE", message);
 
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const errorText = (e: unknown): string => {
+  if (e instanceof Error) return e.message;
+  const message = (e as { message?: unknown })?.message; // WebSocket ErrorEvent
+  return typeof message === "string" && message !== "" ? message : String(e);
+};
 
 /**
  * Follows the chain and keeps a {@linkcode Ledger} current; see the module documentation.
