@@ -42,3 +42,4 @@ export * from "./quorum.ts";
 export * from "./tempo.ts";
 export * from "./wire.ts";
 export * from "./board.ts";
+export * from "./fanout.ts";

@@ -1,0 +1,188 @@
+/**
+ * Fan-out: sends one submission to every sidecar of the committee in parallel, verifies each
+ * certificate as it arrives (committee member, signature, and over the hashes the client
+ * computed itself from the signed bytes), and resolves as soon as the outcome is decided — a QC
+ * once the threshold is met, or every answer that makes the threshold impossible. Slower answers
+ * keep being collected in `complete`.
+ *
+ * @module
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { bytesToHex } from "viem";
+import {
+  FastPaySidecar,
+  type SubmitFastPayRequest,
+  SubmitFastPayRequestSchema,
+} from "@allegro/proto";
+import { paymentEffectsHash, paymentTxHash } from "./board.ts";
+import { bytesEqual } from "./bytes.ts";
+import { type Certificate, certificateProblem } from "./certificate.ts";
+import type { Committee, Validator } from "./committee.ts";
+import type { RejectCode } from "./errors.ts";
+import { assembleQuorumCertificate, type QuorumCertificate } from "./quorum.ts";
+import { decodePayment, type Payment } from "./tempo.ts";
+import { certificateFromProto, rejectCodeFromProto } from "./wire.ts";
+
+/** A sidecar of the committee and the client that reaches it. */
+export interface SidecarConnection {
+  readonly validator: Validator;
+  readonly client: Client<typeof FastPaySidecar>;
+}
+
+/** A validator that refused, failed, or answered with something that does not verify. */
+export interface ValidatorReject {
+  readonly validator: Validator;
+  readonly code: RejectCode;
+  readonly message: string;
+}
+
+/** What the fan-out has collected. */
+export interface FanOutResult {
+  readonly payment: Payment;
+  readonly txHash: Uint8Array;
+  readonly effectsHash: Uint8Array;
+  /** Verified certificates, in arrival order. */
+  readonly certificates: readonly { validator: Validator; certificate: Certificate }[];
+  readonly rejects: readonly ValidatorReject[];
+  /** The QC, once `threshold` verified certificates are in. */
+  readonly qc?: QuorumCertificate;
+}
+
+/** Fan-out settings. */
+export interface FanOutOptions {
+  /** Per-sidecar timeout. */
+  readonly timeoutMillis: number;
+  /** Called for each verified certificate as it arrives. */
+  readonly onCertificate?: (validator: Validator, certificate: Certificate) => void;
+  /** Called for each reject as it arrives. */
+  readonly onReject?: (reject: ValidatorReject) => void;
+}
+
+/** The decided result, and everything once every sidecar has answered or timed out. */
+export interface FanOut {
+  readonly decided: Promise<FanOutResult>;
+  readonly complete: Promise<FanOutResult>;
+}
+
+/**
+ * Connect clients for every committee member's sidecar, over `fetch`.
+ *
+ * @example
+ * ```ts ignore
+ * const sidecars = connectSidecars(committee);
+ * ```
+ */
+export function connectSidecars(committee: Committee): SidecarConnection[] {
+  return committee.validators.map((validator) => ({
+    validator,
+    client: createClient(FastPaySidecar, createConnectTransport({ baseUrl: validator.endpoint })),
+  }));
+}
+
+/**
+ * Submits to every sidecar in parallel. Throws (as {@linkcode decodePayment} does) if the signed
+ * transaction itself is not a valid payment for the committee's chain.
+ *
+ * @example
+ * ```ts ignore
+ * const { decided } = fanOut(committee, connectSidecars(committee), { signedTx }, { timeoutMillis: 2000 });
+ * const result = await decided;
+ * if (result.qc) console.log("QC", result.qc.qcHash);
+ * else for (const r of result.rejects) console.log(r.validator.name, r.code, r.message);
+ * ```
+ */
+export function fanOut(
+  committee: Committee,
+  sidecars: readonly SidecarConnection[],
+  request: SubmitFastPayRequest | MessageInitShape<typeof SubmitFastPayRequestSchema>,
+  options: FanOutOptions,
+): FanOut {
+  const message = create(SubmitFastPayRequestSchema, request);
+  const payment = decodePayment(message.signedTx, { chainId: committee.chainId });
+  const txHash = paymentTxHash(payment, message.parentQcHash);
+  const effectsHash = paymentEffectsHash(payment);
+  const certificates: { validator: Validator; certificate: Certificate }[] = [];
+  const rejects: ValidatorReject[] = [];
+  const result = (): FanOutResult => {
+    const qc = assembleQuorumCertificate(committee, certificates.map((c) => c.certificate));
+    return {
+      payment,
+      txHash,
+      effectsHash,
+      certificates: [...certificates],
+      rejects: [...rejects],
+      ...(qc ? { qc } : {}),
+    };
+  };
+  const decided = Promise.withResolvers<FanOutResult>();
+  const decideIfDone = () => {
+    const n = committee.validators.length;
+    if (certificates.length >= committee.threshold || rejects.length > n - committee.threshold) {
+      decided.resolve(result());
+    }
+  };
+  const refuse = (validator: Validator, code: RejectCode, text: string) => {
+    const reject = { validator, code, message: text };
+    rejects.push(reject);
+    options.onReject?.(reject);
+  };
+
+  const ask = async ({ validator, client }: SidecarConnection) => {
+    try {
+      const answer = await client.submitFastPay(message, { timeoutMs: options.timeoutMillis });
+      if (answer.result.case === "reject") {
+        const { code, message: text } = answer.result.value;
+        refuse(validator, safeCode(code), text);
+        return;
+      }
+      if (answer.result.case !== "certificate") {
+        refuse(
+          validator,
+          "INVALID_FORMAT",
+          `${validator.name} answered neither certificate nor reject`,
+        );
+        return;
+      }
+      const certificate = certificateFromProto(answer.result.value);
+      const problem = !bytesEqual(certificate.signer, validator.publicKey)
+        ? `signed by ${bytesToHex(certificate.signer)}, not ${validator.name}`
+        : !bytesEqual(certificate.txHash, txHash) ||
+            !bytesEqual(certificate.effectsHash, effectsHash)
+        ? "over another transaction"
+        : await certificateProblem(committee, certificate);
+      if (problem !== undefined) {
+        refuse(
+          validator,
+          "INVALID_FORMAT",
+          `${validator.name} returned a bad certificate: ${problem}`,
+        );
+        return;
+      }
+      certificates.push({ validator, certificate });
+      options.onCertificate?.(validator, certificate);
+    } catch (e) {
+      refuse(
+        validator,
+        "TEMPORARY_UNAVAILABLE",
+        `${validator.name} unreachable: ${(e as Error).message}`,
+      );
+    } finally {
+      decideIfDone();
+    }
+  };
+  const complete = Promise.all(sidecars.map(ask)).then(() => {
+    decided.resolve(result());
+    return result();
+  });
+  return { decided: decided.promise, complete };
+}
+
+function safeCode(code: number): RejectCode {
+  try {
+    return rejectCodeFromProto(code);
+  } catch {
+    return "INVALID_FORMAT";
+  }
+}
