@@ -7,6 +7,7 @@
  * @module
  */
 import * as noble from "@noble/ed25519";
+import { hexToBytes } from "viem";
 import { AllegroError } from "./errors.ts";
 
 /** One Ed25519 implementation. Keys are 32-byte seeds and 32-byte public keys. */
@@ -19,38 +20,9 @@ export interface Ed25519Backend {
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
 }
 
-const PKCS8_PREFIX = Uint8Array.of(
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-);
-const SPKI_PREFIX = Uint8Array.of(
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x03,
-  0x21,
-  0x00,
-);
+// DER headers of an Ed25519 PKCS#8 private key (RFC 8410) and SPKI public key; the key follows.
+const PKCS8_PREFIX = hexToBytes("0x302e020100300506032b657004220420");
+const SPKI_PREFIX = hexToBytes("0x302a300506032b6570032100");
 const KEY_CACHE_LIMIT = 1024;
 
 const withPrefix = (prefix: Uint8Array, key: Uint8Array) => {

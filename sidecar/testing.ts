@@ -17,13 +17,13 @@ import {
   signPaymentTransaction,
 } from "@allegro/client";
 import { testCommittee } from "../client/testing.ts";
+import { PATH_USD } from "../demo/anvil.ts";
 import { type AccountTracker, Certifier } from "./certifier.ts";
 import { balanceId, laneId, Ledger } from "./ledger.ts";
 import { Store } from "./store.ts";
 import type { SubmissionRequest } from "./submission.ts";
 
-export const PATH_USD: Hex = "0x20c0000000000000000000000000000000000000";
-export const ALPHA_USD: Hex = "0x20c0000000000000000000000000000000000001";
+export { ALPHA_USD, PATH_USD } from "../demo/anvil.ts";
 export const CHAIN_ID = 1337n;
 export const HEAD_MILLIS = 1_800_000_000_000n;
 
