@@ -90,6 +90,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       expiryWindowMillis: config.expiryWindowMillis,
       minValidityMillis: config.minValidityMillis,
     },
+    maxCachedEntries: config.maxCachedEntries,
   });
   const gossip = new Gossip({
     peers: config.peers,

@@ -59,7 +59,11 @@ export interface CertifierOptions {
   readonly policy: DecisionPolicy;
   /** Wall clock for certificate timestamps. */
   readonly now?: () => bigint;
+  /** Most entries kept per ledger cache (locks, nonces, consumed parents, requests). */
+  readonly maxCachedEntries?: number;
 }
+
+const DEFAULT_CACHE_LIMIT = 100_000;
 
 const unavailable = (message: string) => new AllegroError("TEMPORARY_UNAVAILABLE", message);
 
@@ -245,11 +249,28 @@ export class Certifier {
       return cert;
     })();
 
+    const parent = plan.credit && bytesToHex(plan.credit.parentTxHash);
     ledger.locks.set(lockId, { txHash: s.txHash, certificate });
     ledger.localNonces.set(lane, plan.nextNonce);
     ledger.addPending(pending);
-    if (plan.credit) ledger.consumed.set(bytesToHex(plan.credit.parentTxHash), s.txHash);
+    if (parent) ledger.consumed.set(parent, s.txHash);
     if (request !== undefined) ledger.requests.set(request, { txHash: s.txHash, certificate });
+    // Not durable yet: these entries must stay in memory until the commit settles.
+    const pins = () => {
+      ledger.locks.pin(lockId);
+      ledger.localNonces.pin(lane);
+      if (parent) ledger.consumed.pin(parent);
+      if (request !== undefined) ledger.requests.pin(request);
+    };
+    const unpin = () => {
+      ledger.locks.unpin(lockId);
+      ledger.localNonces.unpin(lane);
+      if (parent) ledger.consumed.unpin(parent);
+      if (request !== undefined) ledger.requests.unpin(request);
+      ledger.trimCaches(this.#o.maxCachedEntries ?? DEFAULT_CACHE_LIMIT);
+    };
+    pins();
+    certificate.then(unpin, unpin);
 
     return certificate.catch((e) => {
       // Never durable, never returned: undo the reservation so the key stays free.
@@ -257,7 +278,7 @@ export class Certifier {
       const next = ledger.localNonces.get(lane);
       if (next != null && next > p.nonceSeq) ledger.localNonces.set(lane, p.nonceSeq);
       ledger.removePending(bytesToHex(s.txHash));
-      if (plan.credit) ledger.consumed.delete(bytesToHex(plan.credit.parentTxHash));
+      if (parent) ledger.consumed.delete(parent);
       if (request !== undefined) ledger.requests.delete(request);
       throw unavailable(`certificate could not be stored: ${(e as Error).message}`);
     });

@@ -439,3 +439,22 @@ Deno.test("rule 9: no credit once the parent's nonce is used on chain (the balan
   assert.equal(f.ledger.available(lower(bob.address), PATH_USD), 0n);
   f.store.close();
 });
+
+Deno.test("ledger caches stay bounded; evicted entries are read back from the store", async () => {
+  const f = await testCertifier({ maxCachedEntries: 8 });
+  f.chain.setBalance(alice.address, PATH_USD, 10n ** 12n);
+  const requests = await Promise.all(
+    Array.from(
+      { length: 40 },
+      (_, i) => submission(alice, { nonceKey: allegroNonceKey(BigInt(i + 1)), amount: 1n }),
+    ),
+  );
+  const first = certificateOf(await f.certifier.submit(requests[0]));
+  for (const r of requests.slice(1)) certificateOf(await f.certifier.submit(r));
+  assert.ok(f.ledger.locks.size <= 8, `locks cache holds ${f.ledger.locks.size}`);
+  assert.ok(f.ledger.localNonces.size <= 8);
+  assert.deepEqual(certificateOf(await f.certifier.submit(requests[0])), first);
+  const conflict = await submission(alice, { nonceKey: allegroNonceKey(1n), amount: 2n });
+  await expectReject(f, conflict, "EQUIVOCATION", /is signed for tx/);
+  f.store.close();
+});

@@ -23,6 +23,7 @@ export interface SidecarConfig {
   readonly maxBodyBytes: number;
   readonly maxPage: number;
   readonly maxTrackedAccounts: number;
+  readonly maxCachedEntries: number;
   readonly maxGossipPerSigner: number;
   readonly requestTtlMillis: number;
   readonly maxBatch: number;
@@ -116,6 +117,14 @@ export const RUN_OPTIONS: readonly Option[] = [
     min: 1,
     max: 10_000_000,
     help: "most accounts whose balances are followed",
+  },
+  {
+    flag: "max-cached-entries",
+    default: "100000",
+    kind: "int",
+    min: 16,
+    max: 100_000_000,
+    help: "most locks, nonces, parents and request answers cached in memory, each",
   },
   {
     flag: "max-gossip-per-signer",
@@ -265,6 +274,7 @@ export async function parseRunConfig(args: readonly string[]): Promise<SidecarCo
     maxBodyBytes: int("max-body-bytes"),
     maxPage: int("max-page"),
     maxTrackedAccounts: int("max-tracked-accounts"),
+    maxCachedEntries: int("max-cached-entries"),
     maxGossipPerSigner: int("max-gossip-per-signer"),
     requestTtlMillis: int("request-ttl-ms"),
     maxBatch: int("max-batch"),

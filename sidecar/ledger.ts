@@ -72,6 +72,47 @@ export const requestId = (sender: Hex, clientRequestId: string): string =>
   key(sender, clientRequestId);
 
 /**
+ * A cache of store entries with a size bound. Entries whose value is not yet durable are pinned
+ * and never evicted; every other entry can be dropped, since the store has its value (or, for a
+ * `null` entry, had none, and a fresh read tells the truth).
+ *
+ * @example
+ * ```ts
+ * import { CacheMap } from "./ledger.ts";
+ *
+ * const cache = new CacheMap<string, number>();
+ * cache.set("a", 1).set("b", 2);
+ * cache.pin("a");
+ * cache.trim(1);
+ * console.log([...cache.keys()]); // ["a"]
+ * ```
+ */
+export class CacheMap<K, V> extends Map<K, V> {
+  readonly #pins = new Map<K, number>();
+
+  /** Keeps `key` until as many {@linkcode CacheMap.unpin} calls. */
+  pin(key: K): void {
+    this.#pins.set(key, (this.#pins.get(key) ?? 0) + 1);
+  }
+
+  /** Releases one pin of `key`. */
+  unpin(key: K): void {
+    const n = (this.#pins.get(key) ?? 1) - 1;
+    if (n > 0) this.#pins.set(key, n);
+    else this.#pins.delete(key);
+  }
+
+  /** Drops the oldest unpinned entries until at most `limit` remain (or only pinned ones). */
+  trim(limit: number): void {
+    if (this.size <= limit) return;
+    for (const key of this.keys()) {
+      if (this.size <= limit) return;
+      if (!this.#pins.has(key)) this.delete(key);
+    }
+  }
+}
+
+/**
  * The ledger. Maps marked "cache" hold what was loaded from the store (absent means "not
  * loaded"); the others are authoritative in memory.
  *
@@ -85,13 +126,13 @@ export const requestId = (sender: Hex, clientRequestId: string): string =>
  */
 export class Ledger {
   /** Cache: contention id → lock (`null`: known free). */
-  readonly locks = new Map<string, Lock | null>();
+  readonly locks = new CacheMap<string, Lock | null>();
   /** Cache: lane id → next local nonce (`null`: none issued). */
-  readonly localNonces = new Map<string, bigint | null>();
+  readonly localNonces = new CacheMap<string, bigint | null>();
   /** Cache: parent tx hash hex → child tx hash (`null`: not consumed). */
-  readonly consumed = new Map<Hex, Uint8Array | null>();
+  readonly consumed = new CacheMap<Hex, Uint8Array | null>();
   /** Cache: request id → answer (`null`: unseen). */
-  readonly requests = new Map<string, RequestAnswer | null>();
+  readonly requests = new CacheMap<string, RequestAnswer | null>();
   /** Chain: lane id → nonce at the head. */
   readonly chainNonces = new Map<string, bigint>();
   /** Chain: balance id → balance at the head. */
@@ -150,6 +191,14 @@ export class Ledger {
     for (const d of tx.debits) this.#adjust(this.#debits, d, -1n);
     if (tx.credit) this.#adjust(this.#credits, tx.credit, -1n);
     return tx;
+  }
+
+  /** Bounds every cache to `limit` entries (pinned ones stay). */
+  trimCaches(limit: number): void {
+    this.locks.trim(limit);
+    this.localNonces.trim(limit);
+    this.consumed.trim(limit);
+    this.requests.trim(limit);
   }
 
   /** Drops the credit of a pending child once its parent is included (the chain now has it). */

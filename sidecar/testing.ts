@@ -72,7 +72,12 @@ export class FakeChain implements AccountTracker {
 
 /** An in-memory certifier for validator 0 of a 4-validator committee, chain head set. */
 export async function testCertifier(
-  options: { maxBatch?: number; kvPath?: string; maxGossipPerSigner?: number } = {},
+  options: {
+    maxBatch?: number;
+    kvPath?: string;
+    maxGossipPerSigner?: number;
+    maxCachedEntries?: number;
+  } = {},
 ) {
   const { committee, signers } = await testCommittee(4, { chainId: CHAIN_ID, epoch: 42n });
   const ledger = new Ledger();
@@ -87,6 +92,7 @@ export async function testCertifier(
     prepare: { committee, minGas: 100_000n, maxClientRequestIdLength: 128, maxParents: 4 },
     policy: { expiryWindowMillis: 3_600_000n, minValidityMillis: 10_000n },
     now: () => 1_000n,
+    maxCachedEntries: options.maxCachedEntries,
   });
   return { committee, signers, ledger, store, chain, certifier };
 }
