@@ -1,8 +1,9 @@
 /**
  * Bulletin-board entries: a certificate with the signed transaction it certifies. Anyone who
  * reads a board (gossiping sidecars, the backend, a recipient) checks an entry here before
- * using it: the transaction decodes to a payment, its `tx_hash` and `effects_hash` recompute to
- * the certificate's, and the signature verifies against the committee.
+ * using it: the transaction decodes to a payment, its memo binds the entry's parent QC hash, its
+ * `tx_hash` and `effects_hash` recompute to the certificate's, and the signature verifies
+ * against the committee.
  *
  * @module
  */
@@ -13,7 +14,7 @@ import { type Certificate, certificateProblem } from "./certificate.ts";
 import type { Committee } from "./committee.ts";
 import { AllegroError } from "./errors.ts";
 import { effectsHash, txHash } from "./hashes.ts";
-import { decodePayment, type Payment } from "./tempo.ts";
+import { checkParentBinding, decodePayment, type Payment } from "./tempo.ts";
 import { certificateFromProto } from "./wire.ts";
 
 /** A bulletin-board entry that passed {@linkcode verifyBoardEntry}. */
@@ -90,6 +91,17 @@ export async function verifyBoardEntry(
     );
   }
   const payment = decodePayment(entry.signedTx, { chainId: committee.chainId });
+  // The payer signs which parent funds it: another parent hash would be another, unsigned tx_hash.
+  if (entry.parentQcHash.length > 0) {
+    try {
+      checkParentBinding(payment, entry.parentQcHash);
+    } catch (e) {
+      throw new AllegroError(
+        "INVALID_FORMAT",
+        `board entry ${entry.sequence}: ${(e as Error).message}`,
+      );
+    }
+  }
   const tx = paymentTxHash(payment, entry.parentQcHash);
   if (!bytesEqual(tx, certificate.txHash)) {
     throw new AllegroError(

@@ -8,14 +8,8 @@
  * @module
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
 import { bytesToHex } from "viem";
-import {
-  FastPaySidecar,
-  type SubmitFastPayRequest,
-  SubmitFastPayRequestSchema,
-} from "@allegro/proto";
+import { type SubmitFastPayRequest, SubmitFastPayRequestSchema } from "@allegro/proto";
 import { paymentEffectsHash, paymentTxHash } from "./board.ts";
 import { bytesEqual } from "./bytes.ts";
 import { type Certificate, certificateProblem } from "./certificate.ts";
@@ -23,19 +17,23 @@ import type { Committee, Validator } from "./committee.ts";
 import type { RejectCode } from "./errors.ts";
 import { assembleQuorumCertificate, type QuorumCertificate } from "./quorum.ts";
 import { decodePayment, type Payment } from "./tempo.ts";
+import type { SidecarConnection } from "./transport.ts";
 import { certificateFromProto, rejectCodeFromProto } from "./wire.ts";
 
-/** A sidecar of the committee and the client that reaches it. */
-export interface SidecarConnection {
-  readonly validator: Validator;
-  readonly client: Client<typeof FastPaySidecar>;
-}
+/**
+ * How a validator failed to certify: `"rejected"` — its sidecar answered with a reject (it
+ * certainly did not sign this transaction); `"unreachable"` — no answer in time or a transport
+ * error (it may or may not have signed); `"invalid"` — it answered with something that does not
+ * verify.
+ */
+export type RejectKind = "rejected" | "unreachable" | "invalid";
 
 /** A validator that refused, failed, or answered with something that does not verify. */
 export interface ValidatorReject {
   readonly validator: Validator;
   readonly code: RejectCode;
   readonly message: string;
+  readonly kind: RejectKind;
 }
 
 /** What the fan-out has collected. */
@@ -58,6 +56,8 @@ export interface FanOutOptions {
   readonly onCertificate?: (validator: Validator, certificate: Certificate) => void;
   /** Called for each reject as it arrives. */
   readonly onReject?: (reject: ValidatorReject) => void;
+  /** Aborts every call still running (they count as `"unreachable"`). */
+  readonly signal?: AbortSignal;
 }
 
 /** The decided result, and everything once every sidecar has answered or timed out. */
@@ -67,27 +67,16 @@ export interface FanOut {
 }
 
 /**
- * Connect clients for every committee member's sidecar, over `fetch`.
- *
- * @example
- * ```ts ignore
- * const sidecars = connectSidecars(committee);
- * ```
- */
-export function connectSidecars(committee: Committee): SidecarConnection[] {
-  return committee.validators.map((validator) => ({
-    validator,
-    client: createClient(FastPaySidecar, createConnectTransport({ baseUrl: validator.endpoint })),
-  }));
-}
-
-/**
  * Submits to every sidecar in parallel. Throws (as {@linkcode decodePayment} does) if the signed
  * transaction itself is not a valid payment for the committee's chain.
  *
  * @example
  * ```ts ignore
- * const { decided } = fanOut(committee, connectSidecars(committee), { signedTx }, { timeoutMillis: 2000 });
+ * import { connectSidecars, fanOut } from "@allegro/client";
+ *
+ * const { decided } = fanOut(committee, connectSidecars(committee), { signedTx }, {
+ *   timeoutMillis: 2000,
+ * });
  * const result = await decided;
  * if (result.qc) console.log("QC", result.qc.qcHash);
  * else for (const r of result.rejects) console.log(r.validator.name, r.code, r.message);
@@ -117,24 +106,30 @@ export function fanOut(
     };
   };
   const decided = Promise.withResolvers<FanOutResult>();
+  const signers = new Set<string>();
+  const failed = new Set<string>();
   const decideIfDone = () => {
     const n = committee.validators.length;
-    if (certificates.length >= committee.threshold || rejects.length > n - committee.threshold) {
+    if (signers.size >= committee.threshold || failed.size > n - committee.threshold) {
       decided.resolve(result());
     }
   };
-  const refuse = (validator: Validator, code: RejectCode, text: string) => {
-    const reject = { validator, code, message: text };
+  const refuse = (validator: Validator, code: RejectCode, text: string, kind: RejectKind) => {
+    const reject = { validator, code, message: text, kind };
     rejects.push(reject);
-    options.onReject?.(reject);
+    failed.add(bytesToHex(validator.publicKey));
+    notify(() => options.onReject?.(reject));
   };
 
   const ask = async ({ validator, client }: SidecarConnection) => {
     try {
-      const answer = await client.submitFastPay(message, { timeoutMs: options.timeoutMillis });
+      const answer = await client.submitFastPay(message, {
+        timeoutMs: options.timeoutMillis,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       if (answer.result.case === "reject") {
         const { code, message: text } = answer.result.value;
-        refuse(validator, safeCode(code), text);
+        refuse(validator, safeCode(code), text, "rejected");
         return;
       }
       if (answer.result.case !== "certificate") {
@@ -142,6 +137,7 @@ export function fanOut(
           validator,
           "INVALID_FORMAT",
           `${validator.name} answered neither certificate nor reject`,
+          "invalid",
         );
         return;
       }
@@ -157,16 +153,19 @@ export function fanOut(
           validator,
           "INVALID_FORMAT",
           `${validator.name} returned a bad certificate: ${problem}`,
+          "invalid",
         );
         return;
       }
       certificates.push({ validator, certificate });
-      options.onCertificate?.(validator, certificate);
+      signers.add(bytesToHex(certificate.signer));
+      notify(() => options.onCertificate?.(validator, certificate));
     } catch (e) {
       refuse(
         validator,
         "TEMPORARY_UNAVAILABLE",
         `${validator.name} unreachable: ${(e as Error).message}`,
+        "unreachable",
       );
     } finally {
       decideIfDone();
@@ -177,6 +176,15 @@ export function fanOut(
     return result();
   });
   return { decided: decided.promise, complete };
+}
+
+/** Runs a caller's callback; its exceptions must not disturb the fan-out. */
+function notify(callback: () => void): void {
+  try {
+    callback();
+  } catch {
+    // The caller's problem; the fan-out goes on.
+  }
 }
 
 function safeCode(code: number): RejectCode {

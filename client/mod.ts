@@ -1,7 +1,10 @@
 /**
  * `@allegro/client`: the protocol core shared by every Allegro component, in Deno and browsers —
- * canonical hashes (SPEC §4), Ed25519 certificates, committees and quorum certificates, and Tempo
- * payments (build, sign, decode).
+ * canonical hashes (SPEC §4), Ed25519 certificates, committees and quorum certificates, Tempo
+ * payments (build, sign, decode), and the payer's side: a wallet with nonce reservation,
+ * transports to sidecars and the backend, the fan-out, and {@linkcode AllegroClient} (`pay`,
+ * `watch`, `incoming`). Deno-only parts (the Deno KV nonce store) live in
+ * `@allegro/client/deno`; the Connect servers in `@allegro/client/server`.
  *
  * @example
  * ```ts
@@ -42,4 +45,10 @@ export * from "./quorum.ts";
 export * from "./tempo.ts";
 export * from "./wire.ts";
 export * from "./board.ts";
+export * from "./transport.ts";
 export * from "./fanout.ts";
+export * from "./certified.ts";
+export * from "./wallet.ts";
+export * from "./incoming.ts";
+export * from "./watch.ts";
+export * from "./allegro_client.ts";

@@ -1,0 +1,26 @@
+/**
+ * `@allegro/client/deno`: the parts of the client that need Deno APIs and so are kept out of the
+ * browser surface of `@allegro/client` — the Deno KV `NonceStore` that lets a wallet's
+ * nonce reservations survive restarts.
+ *
+ * @example
+ * ```ts
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { Wallet } from "@allegro/client";
+ * import { KvNonceStore } from "@allegro/client/deno";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".kv" });
+ * {
+ *   using store = await KvNonceStore.open(path);
+ *   const wallet = new Wallet(
+ *     privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"),
+ *     { store },
+ *   );
+ *   await wallet.reserve();
+ * }
+ * await Deno.remove(path);
+ * ```
+ *
+ * @module
+ */
+export * from "./kv_nonce_store.ts";
