@@ -1,13 +1,22 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { type BulletinEntry, BulletinEntrySchema, FastPaySidecar } from "@allegro/proto";
-import { certificateToProto } from "@allegro/client";
+import {
+  bytesEqual,
+  type Certificate,
+  certificateToProto,
+  decodePayment,
+  paymentEffectsHash,
+  paymentTxHash,
+} from "@allegro/client";
 import { serveConnect } from "@allegro/client/server";
 import { Gossip } from "./gossip.ts";
 import { jsonLogger } from "./log.ts";
 import { SidecarMetrics } from "./metrics.ts";
+import { privateKeyToAccount } from "viem/accounts";
 import { alice, PATH_USD, submission, testCertifier } from "./testing.ts";
-import { decodePayment, paymentEffectsHash, paymentTxHash } from "@allegro/client";
+
+const mallory = privateKeyToAccount(`0x${"42".repeat(32)}`);
 
 /** A peer that serves `entries` (sequences 1..n) page by page. */
 function fakePeer(entries: BulletinEntry[]) {
@@ -37,36 +46,35 @@ Deno.test("gossip keeps verified peer certificates, drops forged ones, and a flo
   assert.ok("certificate" in ownAnswer);
   const [ownEntry] = await f.store.board({ afterSequence: 0n, limit: 10 });
 
-  // Validator 1 is Byzantine: it signs one payment under thousands of parent hashes (each a
-  // different, valid tx_hash), and serves one entry whose signature it forged for validator 2.
+  // Validator 1 is Byzantine: it certifies 2000 payments of an account it controls (every one
+  // valid), serves an entry whose signature it forged for validator 2, and one whose parent hash
+  // the payer never signed.
+  const entries: BulletinEntry[] = [];
+  const entry = (certificate: Certificate, signedTx: Uint8Array, parentQcHash = new Uint8Array()) =>
+    create(BulletinEntrySchema, {
+      sequence: BigInt(entries.length + 1),
+      certificate: certificateToProto(certificate),
+      signedTx,
+      parentQcHash,
+    });
+  for (let i = 0; i < 2000; i++) {
+    const { signedTx } = await submission(mallory, { nonce: BigInt(i), amount: 1n });
+    const payment = decodePayment(signedTx, { chainId: 1337n });
+    const cert = await f.signers[1].sign(paymentTxHash(payment), paymentEffectsHash(payment), 5n);
+    entries.push(entry(cert, signedTx));
+  }
   const other = await submission(alice, { nonce: 1n, amount: 5n });
   const payment = decodePayment(other.signedTx, { chainId: 1337n });
-  const effects = paymentEffectsHash(payment);
-  const entries: BulletinEntry[] = [];
-  for (let i = 1; i <= 2000; i++) {
-    const parent = new Uint8Array(32);
-    new DataView(parent.buffer).setUint32(0, i);
-    const cert = await f.signers[1].sign(paymentTxHash(payment, parent), effects, 5n);
-    entries.push(
-      create(BulletinEntrySchema, {
-        sequence: BigInt(i),
-        certificate: certificateToProto(cert),
-        signedTx: other.signedTx,
-        parentQcHash: parent,
-      }),
-    );
-  }
-  const genuine = await f.signers[2].sign(paymentTxHash(payment), effects, 6n);
+  const genuine = await f.signers[2].sign(paymentTxHash(payment), paymentEffectsHash(payment), 6n);
   const forged = { ...genuine, signature: genuine.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
-  entries.unshift(
-    create(BulletinEntrySchema, {
-      sequence: 0n,
-      certificate: certificateToProto(forged),
-      signedTx: other.signedTx,
-    }),
+  entries.push(entry(forged, other.signedTx));
+  const unsignedParent = new Uint8Array(32).fill(7);
+  const phantom = await f.signers[3].sign(
+    paymentTxHash(payment, unsignedParent),
+    paymentEffectsHash(payment),
+    7n,
   );
-  entries[0].sequence = 2001n;
-  entries.push(entries.shift()!);
+  entries.push(entry(phantom, other.signedTx, unsignedParent));
   const peer = fakePeer(entries);
 
   const lines: string[] = [];
@@ -91,9 +99,9 @@ Deno.test("gossip keeps verified peer certificates, drops forged ones, and a flo
   assert.equal(board.length, 1001);
   assert.deepEqual(board[0], ownEntry);
   assert.deepEqual(board.map((e) => e.sequence), board.map((_, i) => BigInt(i + 1)));
-  assert.ok(
-    !board.some((e) => e.certificate.signer.every((b, i) => b === f.signers[2].publicKey[i])),
-  );
+  for (const outsider of [f.signers[2], f.signers[3]]) {
+    assert.ok(!board.some((e) => bytesEqual(e.certificate.signer, outsider.publicKey)));
+  }
 
   // The sidecar still answers correctly: same cert on replay, EQUIVOCATION on conflict, new payments certified.
   const replay = await f.certifier.submit(own);
