@@ -1,7 +1,7 @@
 /**
- * Local Allegro networks for tests, the demo and people: validator keys and a committee file in
- * a data folder, and sidecar processes started from source with the narrowest permissions that
- * work. Loopback only.
+ * Local Allegro networks for tests, the demo and people: anvil in Tempo mode (or an existing
+ * node), validator keys and a committee file in a data folder, sidecar processes and the
+ * backend, each started with the narrowest permissions that work. Loopback only.
  *
  * @module
  */
@@ -91,9 +91,10 @@ export async function writeCommittee(
   return { path, chainId: options.chainId, epoch, validators };
 }
 
-/** A sidecar running as a child process. */
-export interface SidecarProcess {
+/** A component running as a child process. */
+export interface ComponentProcess {
   readonly name: string;
+  /** Base URL of its HTTP listener. */
   readonly url: string;
   readonly pid: number;
   /** Resolves when the process has exited. */
@@ -104,60 +105,76 @@ export interface SidecarProcess {
   stop(): Promise<void>;
 }
 
-/** How to start one sidecar. */
-export interface SpawnSidecarOptions {
-  readonly committee: LocalCommittee;
-  readonly validator: LocalValidator;
-  readonly rpcUrl: string;
-  readonly kvPath: string;
+/** A sidecar running as a child process. */
+export type SidecarProcess = ComponentProcess;
+
+/** Which program a component runs. */
+export type Component = "sidecar" | "backend";
+
+const MAINS: Record<Component, URL> = {
+  sidecar: new URL("../sidecar/main.ts", import.meta.url),
+  backend: new URL("../backend/main.ts", import.meta.url),
+};
+const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
+
+/**
+ * The command line that runs `component`: its `main.ts` from source when this module runs from
+ * source, else this very program again with a `__sidecar` / `__backend` first argument (a
+ * `deno compile`d or bundled demo carries every component; see `demo/main.ts`).
+ *
+ * @example
+ * ```ts
+ * import { componentCommand } from "./network.ts";
+ *
+ * const [program, ...args] = componentCommand("sidecar");
+ * console.log(args.includes("run")); // true when run from source
+ * ```
+ */
+export function componentCommand(component: Component): string[] {
+  const main = Deno.mainModule;
+  if (main.includes("/deno-compile-")) return [Deno.execPath(), `__${component}`];
+  if (main.endsWith(".js")) {
+    return [
+      Deno.execPath(),
+      "run",
+      ...PERMISSIONS,
+      "--no-config",
+      "--unstable-kv",
+      main,
+      `__${component}`,
+    ];
+  }
+  return [Deno.execPath(), "run", ...PERMISSIONS, MAINS[component].href];
+}
+
+/** How to start one component process. */
+export interface SpawnOptions {
+  readonly component: Component;
+  readonly name: string;
+  /** Arguments after `run`. */
+  readonly args: readonly string[];
+  /** Its `http://127.0.0.1:PORT` base URL (`/healthz` must answer 200 there). */
+  readonly url: string;
   /** Where the JSON-lines log goes (appended). */
   readonly logPath: string;
-  readonly peers?: readonly string[];
-  readonly extraArgs?: readonly string[];
-  /** How long to wait for `/healthz` to answer 200. */
+  /** How long to wait for `/healthz`; default 30 s. */
   readonly readyTimeoutMillis?: number;
 }
 
-const SIDECAR_MAIN = new URL("../sidecar/main.ts", import.meta.url);
-
 /**
- * Starts `sidecar run` from source and waits until its `/healthz` answers 200 (chain view ready).
+ * Starts a component and waits until its `/healthz` answers 200.
  *
  * @example
  * ```ts ignore
- * const dave = await spawnSidecar({ committee, validator: committee.validators[0],
- *   rpcUrl: anvil.wsUrl, kvPath: `${dir}/dave.kv`, logPath: `${dir}/dave.log` });
- * await dave.stop();
+ * const p = await spawnComponent({ component: "backend", name: "backend", args, url, logPath });
+ * await p.stop();
  * ```
  */
-export async function spawnSidecar(options: SpawnSidecarOptions): Promise<SidecarProcess> {
-  const v = options.validator;
-  const args = [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
-    SIDECAR_MAIN.href,
-    "run",
-    "--name",
-    v.name,
-    "--key",
-    v.keyPath,
-    "--committee",
-    options.committee.path,
-    "--kv",
-    options.kvPath,
-    "--rpc-url",
-    options.rpcUrl,
-    "--listen",
-    `127.0.0.1:${v.port}`,
-    "--peers",
-    (options.peers ?? []).join(","),
-    ...(options.extraArgs ?? []),
-  ];
+export async function spawnComponent(options: SpawnOptions): Promise<ComponentProcess> {
+  const [program, ...prefix] = componentCommand(options.component);
   const log = await Deno.open(options.logPath, { create: true, append: true });
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const child = new Deno.Command(program, {
+    args: [...prefix, "run", ...options.args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -167,9 +184,9 @@ export async function spawnSidecar(options: SpawnSidecarOptions): Promise<Sideca
     await piped;
     return status;
   });
-  const process: SidecarProcess = {
-    name: v.name,
-    url: v.url,
+  const process: ComponentProcess = {
+    name: options.name,
+    url: options.url,
     pid: child.pid,
     exited,
     kill: (signal) => {
@@ -191,7 +208,7 @@ export async function spawnSidecar(options: SpawnSidecarOptions): Promise<Sideca
   exited.then(() => (exitedEarly = true));
   while (Date.now() < deadline && !exitedEarly) {
     try {
-      const response = await fetch(`${v.url}/healthz`);
+      const response = await fetch(`${options.url}/healthz`);
       await response.body?.cancel();
       if (response.ok) return process;
     } catch {
@@ -201,5 +218,103 @@ export async function spawnSidecar(options: SpawnSidecarOptions): Promise<Sideca
   }
   await process.stop();
   const tail = (await Deno.readTextFile(options.logPath)).split("\n").slice(-10).join("\n");
-  throw new Error(`sidecar ${v.name} did not become ready; log tail:\n${tail}`);
+  throw new Error(
+    `${options.name} ${exitedEarly ? "exited" : "did not become ready"}; log tail:\n${tail}`,
+  );
+}
+
+/** How to start one sidecar. */
+export interface SpawnSidecarOptions {
+  readonly committee: LocalCommittee;
+  readonly validator: LocalValidator;
+  readonly rpcUrl: string;
+  readonly kvPath: string;
+  /** Where the JSON-lines log goes (appended). */
+  readonly logPath: string;
+  readonly peers?: readonly string[];
+  readonly extraArgs?: readonly string[];
+  readonly readyTimeoutMillis?: number;
+}
+
+/**
+ * Starts `sidecar run` and waits until its `/healthz` answers 200 (chain view ready).
+ *
+ * @example
+ * ```ts ignore
+ * const dave = await spawnSidecar({ committee, validator: committee.validators[0],
+ *   rpcUrl: anvil.wsUrl, kvPath: `${dir}/dave.kv`, logPath: `${dir}/dave.log` });
+ * await dave.stop();
+ * ```
+ */
+export function spawnSidecar(options: SpawnSidecarOptions): Promise<ComponentProcess> {
+  const v = options.validator;
+  return spawnComponent({
+    component: "sidecar",
+    name: v.name,
+    url: v.url,
+    logPath: options.logPath,
+    ...(options.readyTimeoutMillis ? { readyTimeoutMillis: options.readyTimeoutMillis } : {}),
+    args: [
+      "--name",
+      v.name,
+      "--key",
+      v.keyPath,
+      "--committee",
+      options.committee.path,
+      "--kv",
+      options.kvPath,
+      "--rpc-url",
+      options.rpcUrl,
+      "--listen",
+      `127.0.0.1:${v.port}`,
+      "--peers",
+      (options.peers ?? []).join(","),
+      ...(options.extraArgs ?? []),
+    ],
+  });
+}
+
+/** How to start the backend. */
+export interface SpawnBackendOptions {
+  readonly committee: LocalCommittee;
+  readonly rpcUrl: string;
+  readonly kvPath: string;
+  readonly logPath: string;
+  /** Default: a free port. */
+  readonly port?: number;
+  readonly webDir?: string;
+  readonly extraArgs?: readonly string[];
+}
+
+/**
+ * Starts `backend run` and waits until its `/healthz` answers 200.
+ *
+ * @example
+ * ```ts ignore
+ * const backend = await spawnBackend({ committee, rpcUrl: anvil.rpcUrl, kvPath, logPath });
+ * console.log(backend.url);
+ * ```
+ */
+export async function spawnBackend(options: SpawnBackendOptions): Promise<ComponentProcess> {
+  const port = options.port ?? await freePort();
+  return await spawnComponent({
+    component: "backend",
+    name: "backend",
+    url: `http://127.0.0.1:${port}`,
+    logPath: options.logPath,
+    args: [
+      "--committee",
+      options.committee.path,
+      "--kv",
+      options.kvPath,
+      "--rpc-url",
+      options.rpcUrl,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--cors-origin",
+      "*",
+      ...(options.webDir ? ["--web-dir", options.webDir] : []),
+      ...(options.extraArgs ?? []),
+    ],
+  });
 }

@@ -1,0 +1,180 @@
+/**
+ * The `demo` command: the Alice → Bob → Carol scenario on a local network (default), the local
+ * network on its own (`net`), and — inside a compiled or bundled demo — the components it
+ * starts (`__sidecar`, `__backend`).
+ *
+ * @example
+ * ```sh
+ * deno task demo --validators 4 --faulty 1 --json
+ * deno task net --validators 4
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { main as backendMain } from "../backend/main.ts";
+import { main as sidecarMain } from "../sidecar/main.ts";
+import { type LocalNetwork, startLocalNetwork } from "./net.ts";
+import { jsonReporter, type Reporter, textReporter } from "./report.ts";
+import { runScenario, type ScenarioSummary } from "./scenario.ts";
+
+const DEMO_HELP = `Allegro demo: Alice → Bob → Carol, both payments certified before the next block
+
+Usage: demo [options]
+       demo net [options]        start the local network only and keep it running
+
+Options:
+  --validators N     sidecars in the committee (1 … 10) [default: 2]
+  --faulty K         validators that crash before the payments (the run fails once K > f) [default: 0]
+  --block-time S     anvil block interval in seconds [default: 2]
+  --rpc-url URL      use this Tempo node (with anvil's dev accounts) instead of starting anvil
+  --data-dir DIR     keys, committee, KV files and logs [default: a new temporary folder]
+  --backend-port P   port of the backend and web UI [default: a free port]
+  --web-dir DIR      web UI files the backend serves at /
+  --keep-running     leave the network, backend and web UI up after the run (Ctrl-C stops)
+  --json             one JSON object per event on stdout, then a summary object
+  -h, --help         this text`;
+
+const OPTIONS = {
+  validators: { type: "string", default: "2" },
+  faulty: { type: "string", default: "0" },
+  "block-time": { type: "string", default: "2" },
+  "rpc-url": { type: "string" },
+  "data-dir": { type: "string" },
+  "backend-port": { type: "string" },
+  "web-dir": { type: "string" },
+  "keep-running": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+class UsageError extends Error {}
+
+function number(name: string, value: string, min: number, max: number, integer = true): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(
+      `--${name} must be ${integer ? "an integer" : "a number"} in ${min} … ${max}, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+function parse(args: string[]) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const validators = number("validators", values.validators, 1, 10);
+  const faulty = number("faulty", values.faulty, 0, validators);
+  if (values["rpc-url"] !== undefined && !URL.canParse(values["rpc-url"])) {
+    throw new UsageError(`--rpc-url must be a URL, got "${values["rpc-url"]}"`);
+  }
+  return {
+    help: values.help,
+    json: values.json,
+    keepRunning: values["keep-running"],
+    faulty,
+    network: {
+      validators,
+      blockTimeSeconds: number("block-time", values["block-time"], 0.1, 60, false),
+      ...(values["rpc-url"] ? { rpcUrl: values["rpc-url"] } : {}),
+      ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
+      ...(values["backend-port"]
+        ? { backendPort: number("backend-port", values["backend-port"], 1, 65535) }
+        : {}),
+      ...(values["web-dir"] ? { webDir: values["web-dir"] } : {}),
+    },
+  };
+}
+
+function describe(net: LocalNetwork, report: Reporter) {
+  report.emit({
+    event: "network",
+    rpc_url: net.rpcUrl,
+    chain_id: net.chainId,
+    validators: net.sidecars.map((s) => ({ name: s.name, url: s.url })),
+    threshold: net.committee.validators.length -
+      Math.floor((net.committee.validators.length - 1) / 3),
+    backend: net.backend?.url,
+    data_dir: net.dataDir,
+    text: [
+      `chain    ${net.rpcUrl} (chain id ${net.chainId})`,
+      ...net.sidecars.map((s) => `sidecar  ${s.name.padEnd(6)} ${s.url}`),
+      `backend  ${net.backend?.url ?? "-"}  (web UI and REST at /, /api/v1)`,
+      `data     ${net.dataDir}`,
+    ].join("\n            "),
+  });
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function interrupted(): { promise: Promise<void>; dispose(): void } {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, resolve);
+  return { promise, dispose: () => signals.forEach((s) => Deno.removeSignalListener(s, resolve)) };
+}
+
+async function demo(args: string[], netOnly: boolean): Promise<number> {
+  const options = parse(args);
+  if (options.help) {
+    console.log(DEMO_HELP);
+    return 0;
+  }
+  const report = options.json ? jsonReporter() : textReporter();
+  const stop = interrupted();
+  const starting = startLocalNetwork(options.network);
+  const net = await Promise.race([starting, stop.promise.then(() => undefined)]);
+  if (net === undefined) {
+    await starting.then((n) => n.stop(), () => {});
+    stop.dispose();
+    return 130;
+  }
+  try {
+    describe(net, report);
+    let ok = true;
+    if (!netOnly) {
+      const summary: ScenarioSummary = await Promise.race([
+        runScenario(net, { faulty: options.faulty }, report),
+        stop.promise.then(() => ({ ok: false, reason: "interrupted" })),
+      ]);
+      ok = summary.ok;
+      report.emit({
+        event: "summary",
+        ...summary,
+        text: summary.ok
+          ? `OK: both QCs formed at height ${summary.start_height}, before the next block; both payments settled`
+          : `FAILED: ${summary.reason}`,
+      });
+    }
+    if (netOnly || options.keepRunning) {
+      report.emit({ event: "running", text: "network is up; Ctrl-C stops it" });
+      await stop.promise;
+    }
+    return ok ? 0 : 1;
+  } finally {
+    await net.stop();
+    stop.dispose();
+  }
+}
+
+/** Runs the command line `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === "__sidecar") return await sidecarMain(rest);
+  if (first === "__backend") return await backendMain(rest);
+  try {
+    return first === "net" ? await demo(rest, true) : await demo(args, false);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`demo: ${e.message}\n\n${DEMO_HELP}`);
+      return 2;
+    }
+    console.error(`demo: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

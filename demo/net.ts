@@ -1,0 +1,155 @@
+/**
+ * Starts a whole local Allegro network: anvil in Tempo mode (or an existing node), N sidecars
+ * gossiping with each other, and the backend, with keys and a committee in a data folder.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type Anvil, startAnvil } from "./anvil.ts";
+import {
+  type ComponentProcess,
+  type LocalCommittee,
+  spawnBackend,
+  spawnSidecar,
+  writeCommittee,
+} from "./network.ts";
+
+/** Validator names, in committee order. */
+export const VALIDATOR_NAMES: readonly string[] = [
+  "dave",
+  "edgar",
+  "frank",
+  "grace",
+  "heidi",
+  "ivan",
+  "judy",
+  "kevin",
+  "laura",
+  "mike",
+];
+
+/** What to start. */
+export interface NetworkOptions {
+  /** Number of sidecars (1 … 10). */
+  readonly validators: number;
+  /** Block interval of the anvil this starts (ignored with `rpcUrl`). */
+  readonly blockTimeSeconds: number;
+  /** Use this Tempo node instead of starting anvil. */
+  readonly rpcUrl?: string;
+  /** Where keys, committee, KV files and logs go; default a new temporary folder. */
+  readonly dataDir?: string;
+  /** Backend listen port; default a free one. */
+  readonly backendPort?: number;
+  /** Static web UI files the backend serves at `/`. */
+  readonly webDir?: string;
+  /** Start the backend (default true). */
+  readonly backend?: boolean;
+}
+
+/** A running local network. */
+export interface LocalNetwork {
+  readonly dataDir: string;
+  readonly chainId: bigint;
+  /** HTTP JSON-RPC URL of the chain. */
+  readonly rpcUrl: string;
+  /** The anvil this network started, if any. */
+  readonly anvil?: Anvil;
+  readonly committee: LocalCommittee;
+  readonly sidecars: ComponentProcess[];
+  readonly backend?: ComponentProcess;
+  /** Stops everything this network started (idempotent). */
+  stop(): Promise<void>;
+}
+
+async function chainIdOf(rpcUrl: string): Promise<bigint> {
+  const response = await fetch(rpcUrl.replace(/^ws/, "http"), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = await response.json();
+  if (body.error || typeof body.result !== "string") {
+    throw new Error(`${rpcUrl} did not answer eth_chainId: ${JSON.stringify(body.error ?? body)}`);
+  }
+  return BigInt(body.result);
+}
+
+/**
+ * Starts anvil (unless `rpcUrl`), the sidecars and the backend; stops what it started if any
+ * step fails.
+ *
+ * @example
+ * ```ts ignore
+ * const net = await startLocalNetwork({ validators: 2, blockTimeSeconds: 2 });
+ * console.log(net.backend?.url, net.sidecars.map((s) => s.url));
+ * await net.stop();
+ * ```
+ */
+export async function startLocalNetwork(options: NetworkOptions): Promise<LocalNetwork> {
+  if (!Number.isInteger(options.validators) || options.validators < 1 || options.validators > 10) {
+    throw new Error(`validators must be 1 … 10, got ${options.validators}`);
+  }
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "allegro-net-" });
+  await Deno.mkdir(dataDir, { recursive: true });
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => {});
+    started.length = 0;
+  };
+  try {
+    let anvil: Anvil | undefined;
+    if (options.rpcUrl === undefined) {
+      anvil = await startAnvil({ blockTimeSeconds: options.blockTimeSeconds });
+      started.push(anvil);
+    }
+    const rpcUrl = anvil?.rpcUrl ?? options.rpcUrl!;
+    const chainId = anvil?.chainId ?? await chainIdOf(rpcUrl);
+    const names = VALIDATOR_NAMES.slice(0, options.validators);
+    const committee = await writeCommittee(dataDir, names, { chainId });
+    const sidecarRpc = anvil?.wsUrl ?? rpcUrl;
+    const urls = committee.validators.map((v) => v.url);
+    const sidecars = await Promise.all(committee.validators.map(async (validator, i) => {
+      const kvPath = join(dataDir, `${validator.name}.kv`);
+      await Deno.remove(kvPath).catch(() => {});
+      const process = await spawnSidecar({
+        committee,
+        validator,
+        rpcUrl: sidecarRpc,
+        kvPath,
+        logPath: join(dataDir, `${validator.name}.log`),
+        peers: urls.filter((_, j) => j !== i),
+      });
+      started.push(process);
+      return process;
+    }));
+    let backend: ComponentProcess | undefined;
+    if (options.backend ?? true) {
+      const kvPath = join(dataDir, "backend.kv");
+      await Deno.remove(kvPath).catch(() => {});
+      backend = await spawnBackend({
+        committee,
+        rpcUrl,
+        kvPath,
+        logPath: join(dataDir, "backend.log"),
+        ...(options.backendPort ? { port: options.backendPort } : {}),
+        ...(options.webDir ? { webDir: options.webDir } : {}),
+      });
+      started.push(backend);
+    }
+    let stopped: Promise<void> | undefined;
+    return {
+      dataDir,
+      chainId,
+      rpcUrl,
+      ...(anvil ? { anvil } : {}),
+      committee,
+      sidecars,
+      ...(backend ? { backend } : {}),
+      stop: () => stopped ??= stopAll(),
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
