@@ -15,6 +15,7 @@ import { Aggregator } from "./aggregator.ts";
 import { BoardPuller } from "./boards.ts";
 import { ChainWatcher } from "./chain.ts";
 import type { BackendConfig } from "./config.ts";
+import { loadDemoAccounts } from "./demo_accounts.ts";
 import { EventHub } from "./events.ts";
 import { HealthMonitor } from "./health.ts";
 import { Lifecycle } from "./lifecycle.ts";
@@ -58,6 +59,9 @@ export async function startBackend(
   hooks: BackendHooks = {},
 ): Promise<RunningBackend> {
   const committee = await loadCommittee(pathToFileURL(config.committee));
+  const demoAccounts = config.demoAccounts
+    ? await loadDemoAccounts(config.demoAccounts)
+    : undefined;
   const store = await Store.open(config.kv, {
     maxBoardEntries: config.maxBoardEntries,
     txTtlMillis: config.txTtlMillis,
@@ -160,6 +164,7 @@ export async function startBackend(
     watchMaxMillis: config.watchMaxMillis,
     closing: closing.signal,
     connect,
+    ...(demoAccounts ? { demoAccounts } : {}),
     ...(config.webDir
       ? { assets: dirAssets(config.webDir) }
       : hooks.assets

@@ -163,6 +163,7 @@ export class ChainWatcher {
             height: head.height.toString(),
             hash: head.hash,
             timestamp_unix_millis: head.timestampMillis.toString(),
+            received_unix_millis: head.receivedMillis.toString(),
           });
           await this.#process(head);
         }

@@ -31,6 +31,8 @@ export interface BackendConfig {
   readonly corsOrigins: readonly string[];
   /** Folder of the web UI's static files, served at `/`. */
   readonly webDir?: string;
+  /** Demo accounts file (with private keys) served to the web UI; local dev networks only. */
+  readonly demoAccounts?: string;
   /** Tokens `GET /api/v1/accounts/{address}` reports when no `?token=` is given. */
   readonly tokens: readonly Hex[];
 }
@@ -178,6 +180,12 @@ export const RUN_OPTIONS: readonly Option[] = [
   },
   { flag: "web-dir", kind: "string", help: "folder of the web UI's static files, served at /" },
   {
+    flag: "demo-accounts",
+    kind: "string",
+    help:
+      "JSON file of named accounts WITH PRIVATE KEYS served at /api/v1/demo/accounts (local dev networks only)",
+  },
+  {
     flag: "tokens",
     kind: "list",
     default: DEFAULT_TOKENS.join(","),
@@ -291,6 +299,7 @@ export async function parseRunConfig(args: readonly string[]): Promise<BackendCo
   const list = (flag: string) => (raw(flag) ?? "").split(",").map((p) => p.trim()).filter(Boolean);
   const grpc = raw("grpc-listen");
   const webDir = raw("web-dir");
+  const demoAccounts = raw("demo-accounts");
   const tokens = list("tokens");
   for (const token of tokens) {
     if (!isAddress(token, { strict: false })) {
@@ -324,6 +333,7 @@ export async function parseRunConfig(args: readonly string[]): Promise<BackendCo
     txTtlMillis: int("tx-ttl-ms"),
     corsOrigins,
     ...(webDir ? { webDir } : {}),
+    ...(demoAccounts ? { demoAccounts } : {}),
     tokens: tokens.map((t) => t.toLowerCase() as Hex),
   };
 }

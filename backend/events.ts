@@ -13,6 +13,8 @@ export interface HeadEvent {
   readonly height: string;
   readonly hash: string;
   readonly timestamp_unix_millis: string;
+  /** When the backend first saw this head (its clock): the block boundary as it observed it. */
+  readonly received_unix_millis: string;
 }
 
 /** A verified certificate, the first time the backend holds it. */
@@ -157,7 +159,13 @@ export class Subscription {
  *
  * const hub = new EventHub({ ringSize: 16, queueSize: 16, maxSubscribers: 4 });
  * const sub = hub.subscribe({ types: new Set(["head"]) })!;
- * hub.emit({ type: "head", height: "1", hash: "0x01", timestamp_unix_millis: "1000" });
+ * hub.emit({
+ *   type: "head",
+ *   height: "1",
+ *   hash: "0x01",
+ *   timestamp_unix_millis: "1000",
+ *   received_unix_millis: "1005",
+ * });
  * const got = await sub.next(10);
  * console.log(got !== "idle" && got?.id); // 1
  * sub.close();

@@ -12,6 +12,8 @@
 import { jsonLogger } from "../sidecar/log.ts";
 import { startBackend } from "./app.ts";
 import { ConfigError, parseRunConfig, runHelp } from "./config.ts";
+import { dirAssets } from "./static.ts";
+import { packagedWebDir } from "./web/packaged.ts";
 
 const USAGE = `Allegro backend (aggregator, REST API, web UI)
 
@@ -26,7 +28,9 @@ async function run(args: string[]): Promise<number> {
   }
   const config = await parseRunConfig(args);
   const log = jsonLogger("backend");
-  const backend = await startBackend(config, log);
+  // A compiled or bundled backend serves the web UI it ships with (--web-dir wins).
+  const shipped = packagedWebDir();
+  const backend = await startBackend(config, log, shipped ? { assets: dirAssets(shipped) } : {});
   const stopped = Promise.withResolvers<void>();
   const stop = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", stop);

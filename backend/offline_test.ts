@@ -10,6 +10,7 @@ import { freePort, writeCommittee } from "../demo/network.ts";
 import { jsonLogger } from "../sidecar/log.ts";
 import { startBackend } from "./app.ts";
 import { parseRunConfig } from "./config.ts";
+import { writeDemoAccounts } from "./demo_accounts.ts";
 import { getJson, postJson, signedPayment } from "./testing.ts";
 
 type Json = Record<string, unknown>;
@@ -27,6 +28,13 @@ Deno.test({
   await Deno.writeTextFile(join(web, "assets", "app.js"), "console.log('hi');");
   await Deno.writeTextFile(join(dir, "secret.txt"), "nope");
   const local = await writeCommittee(dir, ["dave", "edgar", "frank", "grace"], { chainId: 1337n });
+  const demoKey = generatePrivateKey();
+  const demoAccount = {
+    name: "alice",
+    address: privateKeyToAccount(demoKey).address,
+    privateKey: demoKey,
+  };
+  await writeDemoAccounts(join(dir, "demo-accounts.json"), [demoAccount]);
   const config = await parseRunConfig([
     "--committee",
     local.path,
@@ -44,6 +52,8 @@ Deno.test({
     "http://localhost:5173",
     "--web-dir",
     web,
+    "--demo-accounts",
+    join(dir, "demo-accounts.json"),
     "--max-body-bytes",
     "2048",
   ]);
@@ -157,6 +167,16 @@ Deno.test({
       const missing = await fetch(`${backend.url}/assets/none.js`);
       assert.equal(missing.status, 404);
       await missing.body?.cancel();
+    });
+
+    await t.step("demo accounts (local dev networks) are served with their keys", async () => {
+      const r = await getJson(api("/demo/accounts"));
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.accounts, [{
+        name: "alice",
+        address: demoAccount.address,
+        private_key: demoKey,
+      }]);
     });
   } finally {
     await backend.stop();

@@ -187,6 +187,17 @@ export const OPENAPI = {
         },
       },
     },
+    "/api/v1/demo/accounts": {
+      get: {
+        summary: "Named, funded accounts WITH PRIVATE KEYS of a local development network",
+        description:
+          "Served only when the backend runs with --demo-accounts, which only the local network launcher (deno task net, deno task demo --keep-running) sets: the web UI offers these accounts to pick from.",
+        responses: {
+          "200": { description: "Accounts", content: json(ref("DemoAccounts")) },
+          "404": error("NOT_FOUND: this backend has no demo accounts"),
+        },
+      },
+    },
     "/api/v1/openapi.json": {
       get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
     },
@@ -398,7 +409,30 @@ export const OPENAPI = {
           recent: { type: "array", items: { type: "object" } },
         },
       },
-      HeadEvent: { type: "object", description: "event: head" },
+      DemoAccounts: {
+        type: "object",
+        required: ["accounts"],
+        properties: {
+          note: { type: "string" },
+          accounts: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["name", "address", "private_key"],
+              properties: {
+                name: { type: "string" },
+                address: hex("account", 20),
+                private_key: hex("secp256k1 private key", 32),
+              },
+            },
+          },
+        },
+      },
+      HeadEvent: {
+        type: "object",
+        description:
+          "event: head — height, hash, timestamp_unix_millis (block time), received_unix_millis (when the backend first saw it)",
+      },
       CertificateEvent: { type: "object", description: "event: certificate (verified)" },
       StageEvent: { type: "object", description: "event: stage" },
       ValidatorEvent: { type: "object", description: "event: validator (up/down change)" },

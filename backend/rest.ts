@@ -16,6 +16,7 @@ import { type Committee, qcInit } from "@allegro/client";
 import type { Logger } from "../sidecar/log.ts";
 import { type Aggregator, SubmitError } from "./aggregator.ts";
 import type { ChainWatcher } from "./chain.ts";
+import type { DemoAccount } from "./demo_accounts.ts";
 import type { BackendEvent, EventHub } from "./events.ts";
 import type { HealthMonitor } from "./health.ts";
 import {
@@ -55,6 +56,8 @@ export interface HttpDeps {
   readonly connect: ReadonlyMap<string, (request: Request) => Promise<Response>>;
   /** Static files of the web UI. */
   readonly assets?: Assets;
+  /** Accounts (with keys) of a local dev network, for the web UI; unset anywhere else. */
+  readonly demoAccounts?: readonly DemoAccount[];
 }
 
 /** The status and body of an error answer. */
@@ -406,6 +409,25 @@ export function httpApp(deps: HttpDeps): Hono {
       log.warn("event stream failed", { error: e.message });
       sub.close();
       return Promise.resolve();
+    });
+  });
+
+  app.get("/api/v1/demo/accounts", (c) => {
+    if (!deps.demoAccounts) {
+      return fail(
+        c,
+        404,
+        "NOT_FOUND",
+        "no demo accounts: only a local development network (deno task net) serves them",
+      );
+    }
+    return c.json({
+      note: "local development network only: never use these keys for real money",
+      accounts: deps.demoAccounts.map((a) => ({
+        name: a.name,
+        address: a.address,
+        private_key: a.privateKey,
+      })),
     });
   });
 

@@ -4,9 +4,33 @@
  *
  * @module
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { compareBytes } from "./bytes.ts";
 import { CanonicalWriter } from "./encoding.ts";
+
+/**
+ * SHA-256: `node:crypto`'s where the runtime has it (Deno, Node; reached through
+ * `process.getBuiltinModule`, so browsers bundle this file as is), measured ~4× faster on these
+ * short inputs, else `@noble/hashes`. Both compute the same function.
+ */
+const sha256: (data: Uint8Array) => Uint8Array = (() => {
+  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+    .process;
+  const nodeCrypto = process?.getBuiltinModule?.("node:crypto") as
+    | { createHash(algorithm: "sha256"): { update(d: Uint8Array): { digest(): Uint8Array } } }
+    | undefined;
+  if (nodeCrypto === undefined) return nobleSha256;
+  try {
+    const probe = new Uint8Array([1, 2, 3]);
+    const native = (data: Uint8Array) =>
+      new Uint8Array(nodeCrypto.createHash("sha256").update(data).digest());
+    const a = native(probe);
+    const b = nobleSha256(probe);
+    return a.length === 32 && a.every((x, i) => x === b[i]) ? native : nobleSha256;
+  } catch {
+    return nobleSha256;
+  }
+})();
 
 /** The certificate protocol version signed into every `cert_digest`. */
 export const PROTOCOL_VERSION = 1;

@@ -47,10 +47,12 @@ import {
   hexToBytes,
   isAddress,
   isHex,
+  keccak256,
   type LocalAccount,
   numberToBytes,
   toFunctionSelector,
 } from "viem";
+import { Hex as OxHex, Rlp } from "ox";
 import { Abis, Secp256k1, Transaction } from "viem/tempo";
 import { AllegroError, type RejectCode } from "./errors.ts";
 
@@ -80,7 +82,66 @@ export const TRANSFER_WITH_MEMO_SELECTOR: Hex = toFunctionSelector(TRANSFER_WITH
 
 const U64_LIMIT = 1n << 64n;
 const U256_LIMIT = 1n << 256n;
-const SECP256K1_HALF_N = Secp256k1.noble.CURVE.n >> 1n;
+const SECP256K1_N = Secp256k1.noble.CURVE.n;
+const SECP256K1_HALF_N = SECP256K1_N >> 1n;
+
+/**
+ * A secp256k1 public-key recovery implementation (for example libsecp256k1 through FFI or
+ * WebAssembly) that {@linkcode decodePayment} uses instead of the pure-JS one of `viem` / `ox`
+ * once installed with {@linkcode useSecp256k1Recovery}. It must behave exactly like ECDSA public
+ * key recovery: the 65-byte uncompressed public key (`0x04 || x || y`) whose signature
+ * `r || s` over `payload` verifies with recovery id `recoveryId`, or `undefined` when there is
+ * none. {@linkcode decodePayment} only calls it with `1 ≤ r, s < n` and a recovery id of 0 or 1.
+ */
+export interface Secp256k1Recovery {
+  /** Shown in logs and benchmarks, e.g. `"ffi"` or `"wasm"`. */
+  readonly name: string;
+  /** `payload`: 32 bytes; `signature`: `r || s`, 64 bytes big-endian. */
+  recover(
+    payload: Uint8Array,
+    signature: Uint8Array,
+    recoveryId: 0 | 1,
+  ): Uint8Array | undefined;
+}
+
+let secp256k1Recovery: Secp256k1Recovery | undefined;
+
+/**
+ * Installs a faster secp256k1 sender recovery for {@linkcode decodePayment}, or with `undefined`
+ * goes back to the pure-JS one. Results are identical either way (the sidecar tests both on
+ * valid, high-s and invalid signatures); only the speed differs. Returns the previous one.
+ *
+ * @example
+ * ```ts
+ * import { secp256k1RecoveryName, useSecp256k1Recovery } from "./tempo.ts";
+ *
+ * useSecp256k1Recovery(undefined);
+ * console.log(secp256k1RecoveryName()); // "js"
+ * ```
+ */
+export function useSecp256k1Recovery(
+  recovery: Secp256k1Recovery | undefined,
+): Secp256k1Recovery | undefined {
+  const previous = secp256k1Recovery;
+  secp256k1Recovery = recovery;
+  decoded.clear(); // so that a test comparing recoveries decodes afresh
+  return previous;
+}
+
+/**
+ * The name of the secp256k1 recovery {@linkcode decodePayment} uses: `"js"` unless one was
+ * installed with {@linkcode useSecp256k1Recovery}.
+ *
+ * @example
+ * ```ts
+ * import { secp256k1RecoveryName } from "./tempo.ts";
+ *
+ * console.log(secp256k1RecoveryName()); // "js" by default
+ * ```
+ */
+export function secp256k1RecoveryName(): string {
+  return secp256k1Recovery?.name ?? "js";
+}
 
 /** Which TIP-20 function the payment calls. */
 export type CallKind = "transfer" | "transferWithMemo";
@@ -319,7 +380,9 @@ export interface Payment {
 
 /**
  * Decodes signed Tempo transaction bytes into a {@linkcode Payment}, or throws an
- * {@linkcode AllegroError} whose message names the field and its value.
+ * {@linkcode AllegroError} whose message names the field and its value. The last few thousand
+ * successful decodes are remembered (each call returns a fresh copy), so the same transaction seen
+ * on several bulletin boards, or as a parent and again as a child's parent, is decoded once.
  *
  * Codes follow the priority of SPEC §5 (first failure wins: 1 > 2 > 3):
  *
@@ -352,7 +415,6 @@ export interface Payment {
  * ```
  */
 export function decodePayment(signedTx: Hex | Uint8Array, expected: { chainId: bigint }): Payment {
-  // --- 1. Format --------------------------------------------------------------------------------
   let hex: Hex;
   if (typeof signedTx === "string") {
     if (!isHex(signedTx, { strict: true }) || signedTx.length % 2 !== 0) {
@@ -362,15 +424,46 @@ export function decodePayment(signedTx: Hex | Uint8Array, expected: { chainId: b
   } else {
     hex = bytesToHex(signedTx);
   }
-  const rawTx = hexToBytes(hex);
+  // Decoding is a pure function of the bytes and the chain id: the same signed transaction (on
+  // several bulletin boards, a parent and its child, a retry) is decoded once.
+  const key = `${expected.chainId}:${hex}`;
+  const known = decoded.get(key);
+  if (known !== undefined) return copyPayment(known);
+  const payment = decodeSigned(
+    hex,
+    typeof signedTx === "string" ? hexToBytes(hex) : signedTx.slice(),
+    expected,
+  );
+  decoded.set(key, copyPayment(payment));
+  if (decoded.size > DECODED_LIMIT) decoded.delete(decoded.keys().next().value!);
+  return payment;
+}
+
+/** Successful decodes by chain id and signed bytes, oldest first. */
+const decoded = new Map<string, Payment>();
+const DECODED_LIMIT = 4096;
+
+/** A copy whose byte arrays the caller may change without touching the cache. */
+function copyPayment(p: Payment): Payment {
+  return {
+    ...p,
+    nonceKey: p.nonceKey.slice(),
+    rawTx: p.rawTx.slice(),
+    ...(p.memo === undefined ? {} : { memo: p.memo.slice() }),
+  };
+}
+
+function decodeSigned(hex: Hex, rawTx: Uint8Array, expected: { chainId: bigint }): Payment {
+  // --- 1. Format --------------------------------------------------------------------------------
   if (rawTx.length === 0) fail("INVALID_FORMAT", "transaction", "0x", "is empty");
   if (rawTx[0] !== TEMPO_TX_TYPE) {
     fail("INVALID_FORMAT", "type", hexByte(rawTx[0]), "is not a Tempo transaction (0x76)");
   }
 
-  let tx: ReturnType<typeof TxEnvelopeTempo.deserialize>;
+  let tx: TempoEnvelope;
+  let unsigned: Hex | undefined;
   try {
-    tx = TxEnvelopeTempo.deserialize(hex as `0x76${string}`);
+    ({ tx, unsigned } = deserializeEnvelope(hex as `0x76${string}`));
   } catch (err) {
     fail("INVALID_FORMAT", "transaction", abbreviate(hex), `does not decode: ${firstLine(err)}`);
   }
@@ -400,9 +493,18 @@ export function decodePayment(signedTx: Hex | Uint8Array, expected: { chainId: b
   // P256 / WebAuthn public keys without verifying the signature.
   let sender: Address | undefined;
   try {
-    const payload = TxEnvelopeTempo.getSignPayload(tx);
-    const signer = SignatureEnvelope.extractAddress({ payload, signature });
-    if (SignatureEnvelope.verify(signature, { payload, address: signer })) sender = signer;
+    // The canonical check passed, so ox's signing encoding is the signed bytes without the
+    // signature (when no fee payer field is set): hash those instead of encoding again.
+    const payload = unsigned !== undefined
+      ? keccak256(unsigned)
+      : TxEnvelopeTempo.getSignPayload(tx);
+    if (signature.type === "secp256k1") {
+      // Recovery yields the one key the signature verifies with, so no separate verification.
+      sender = recoverSecp256k1(payload, signature.signature);
+    } else {
+      const signer = SignatureEnvelope.extractAddress({ payload, signature });
+      if (SignatureEnvelope.verify(signature, { payload, address: signer })) sender = signer;
+    }
   } catch {
     // no sender
   }
@@ -534,6 +636,70 @@ export function checkParentBinding(payment: Payment, parentQcHash?: Uint8Array):
 }
 
 // --- internals ----------------------------------------------------------------------------------
+
+type TempoEnvelope = ReturnType<typeof TxEnvelopeTempo.deserialize>;
+
+/**
+ * `TxEnvelopeTempo.deserialize` without its implicit sender recovery (a pure-JS secp256k1
+ * recovery whose result {@linkcode decodePayment} would not use): the signature field is taken
+ * out of the RLP list, the rest deserialized by ox, and the signature envelope deserialized by ox
+ * and put back. Same result as ox (less `from`) or same error: on any failure, and for any list
+ * shape other than a signed payment's, ox's own `deserialize` runs on the original bytes.
+ * `unsigned` is the envelope without its signature, when there is no fee payer field: once the
+ * bytes are known canonical, exactly what ox hashes for the signature payload.
+ */
+function deserializeEnvelope(hex: `0x76${string}`): { tx: TempoEnvelope; unsigned?: Hex } {
+  try {
+    const list = Rlp.toHex(OxHex.slice(hex, 1)) as Hex | readonly unknown[];
+    // ox reads field 13 as the signature, or as a key authorization followed by the signature.
+    const at = !Array.isArray(list)
+      ? undefined
+      : list.length === 14 && !Array.isArray(list[13])
+      ? 13
+      : list.length === 15 && Array.isArray(list[13]) && !Array.isArray(list[14])
+      ? 14
+      : undefined;
+    if (at !== undefined) {
+      const signature = SignatureEnvelope.deserialize(list[at] as Hex);
+      const unsigned = `0x76${Rlp.fromHex(list.slice(0, at) as Hex[]).slice(2)}` as const;
+      const tx = { ...TxEnvelopeTempo.deserialize(unsigned), signature } as TempoEnvelope;
+      return list[11] === "0x" ? { tx, unsigned } : { tx };
+    }
+  } catch {
+    // ox says what is wrong, below
+  }
+  return { tx: TxEnvelopeTempo.deserialize(hex) };
+}
+
+const SIGNATURE_BYTES = new Uint8Array(64);
+
+/** The checksummed address whose key made `signature` over `payload`, or `undefined`. */
+function recoverSecp256k1(
+  payload: Hex,
+  signature: { r: bigint; s: bigint; yParity: number },
+): Address | undefined {
+  const { r, s, yParity } = signature;
+  const native = secp256k1Recovery;
+  if (
+    native !== undefined && r > 0n && r < SECP256K1_N && s > 0n && s < SECP256K1_N &&
+    (yParity === 0 || yParity === 1)
+  ) {
+    const rs = SIGNATURE_BYTES;
+    rs.set(numberToBytes(r, { size: 32 }), 0);
+    rs.set(numberToBytes(s, { size: 32 }), 32);
+    let publicKey: Uint8Array | undefined | null = null;
+    try {
+      publicKey = native.recover(hexToBytes(payload), rs, yParity);
+    } catch {
+      // a broken backend: the JS recovery below decides
+    }
+    if (publicKey === undefined) return undefined;
+    if (publicKey !== null && publicKey.length === 65 && publicKey[0] === 4) {
+      return getAddress(`0x${keccak256(publicKey.subarray(1)).slice(26)}`);
+    }
+  }
+  return Secp256k1.recoverAddress({ payload, signature });
+}
 
 type DecodedCall =
   | {

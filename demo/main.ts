@@ -11,10 +11,13 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { main as backendMain } from "../backend/main.ts";
+import { buildWebUi, webSourcesPresent } from "../backend/web/build.ts";
+import { packagedWebDir } from "../backend/web/packaged.ts";
 import { main as sidecarMain } from "../sidecar/main.ts";
-import { type LocalNetwork, startLocalNetwork } from "./net.ts";
+import { DEMO_FUNDS, type LocalNetwork, startLocalNetwork } from "./net.ts";
 import { jsonReporter, type Reporter, textReporter } from "./report.ts";
 import { runScenario, type ScenarioSummary } from "./scenario.ts";
 
@@ -30,10 +33,14 @@ Options:
   --rpc-url URL      use this Tempo node (with anvil's dev accounts) instead of starting anvil
   --data-dir DIR     keys, committee, KV files and logs [default: a new temporary folder]
   --backend-port P   port of the backend and web UI [default: a free port]
-  --web-dir DIR      web UI files the backend serves at /
+  --web-dir DIR      web UI files the backend serves at / [default: the UI this program
+                     ships with, or built from source into DATA_DIR/web]
   --keep-running     leave the network, backend and web UI up after the run (Ctrl-C stops)
   --json             one JSON object per event on stdout, then a summary object
-  -h, --help         this text`;
+  -h, --help         this text
+
+With net or --keep-running, the web UI is served at the backend's URL, and Alice, Bob and Carol
+(fresh keys, 100 USD each) are offered in it as demo accounts (GET /api/v1/demo/accounts).`;
 
 const OPTIONS = {
   validators: { type: "string", default: "2" },
@@ -90,7 +97,7 @@ function parse(args: string[]) {
   };
 }
 
-function describe(net: LocalNetwork, report: Reporter) {
+function describe(net: LocalNetwork, webUi: boolean, report: Reporter) {
   report.emit({
     event: "network",
     rpc_url: net.rpcUrl,
@@ -99,11 +106,17 @@ function describe(net: LocalNetwork, report: Reporter) {
     threshold: net.committee.validators.length -
       Math.floor((net.committee.validators.length - 1) / 3),
     backend: net.backend?.url,
+    ...(webUi ? { web_ui: `${net.backend?.url}/` } : {}),
+    demo_accounts: net.demoAccounts?.map((a) => ({ name: a.name, address: a.address })) ?? [],
     data_dir: net.dataDir,
     text: [
       `chain    ${net.rpcUrl} (chain id ${net.chainId})`,
       ...net.sidecars.map((s) => `sidecar  ${s.name.padEnd(6)} ${s.url}`),
-      `backend  ${net.backend?.url ?? "-"}  (web UI and REST at /, /api/v1)`,
+      `backend  ${net.backend?.url ?? "-"}  (REST at /api/v1)`,
+      ...(webUi ? [`web UI   ${net.backend?.url}/`] : []),
+      ...(net.demoAccounts ?? []).map((a) =>
+        `account  ${a.name.padEnd(6)} ${a.address} (${DEMO_FUNDS / 1_000_000n} USD)`
+      ),
       `data     ${net.dataDir}`,
     ].join("\n            "),
   });
@@ -125,7 +138,17 @@ async function demo(args: string[], netOnly: boolean): Promise<number> {
   }
   const report = options.json ? jsonReporter() : textReporter();
   const stop = interrupted();
-  const starting = startLocalNetwork(options.network);
+  const interactive = netOnly || options.keepRunning;
+  const dataDir = options.network.dataDir ?? await Deno.makeTempDir({ prefix: "allegro-net-" });
+  const webDir = interactive
+    ? await webUiDir(options.network.webDir, dataDir)
+    : options.network.webDir;
+  const starting = startLocalNetwork({
+    ...options.network,
+    dataDir,
+    ...(webDir ? { webDir } : {}),
+    demoAccounts: interactive,
+  });
   const net = await Promise.race([starting, stop.promise.then(() => undefined)]);
   if (net === undefined) {
     await starting.then((n) => n.stop(), () => {});
@@ -133,7 +156,7 @@ async function demo(args: string[], netOnly: boolean): Promise<number> {
     return 130;
   }
   try {
-    describe(net, report);
+    describe(net, webDir !== undefined, report);
     let ok = true;
     if (!netOnly) {
       const summary: ScenarioSummary = await Promise.race([
@@ -158,6 +181,21 @@ async function demo(args: string[], netOnly: boolean): Promise<number> {
     await net.stop();
     stop.dispose();
   }
+}
+
+/**
+ * The web UI folder for an interactive network: `--web-dir`, else the UI this program ships
+ * with, else (from source) a fresh build into `dataDir/web`; `undefined` when there is none.
+ */
+async function webUiDir(given: string | undefined, dataDir: string): Promise<string | undefined> {
+  if (given) return given;
+  const shipped = packagedWebDir();
+  if (shipped) return shipped;
+  if (!webSourcesPresent()) {
+    console.error("demo: this build ships no web UI (run deno task web, or pass --web-dir)");
+    return undefined;
+  }
+  return await buildWebUi(join(dataDir, "web"));
 }
 
 /** Runs the command line `args`; returns the exit code. */

@@ -5,7 +5,9 @@
  * @module
  */
 import { join } from "node:path";
-import { type Anvil, startAnvil } from "./anvil.ts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { type DemoAccount, writeDemoAccounts } from "../backend/demo_accounts.ts";
+import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "./anvil.ts";
 import {
   type ComponentProcess,
   type LocalCommittee,
@@ -44,7 +46,15 @@ export interface NetworkOptions {
   readonly webDir?: string;
   /** Start the backend (default true). */
   readonly backend?: boolean;
+  /**
+   * Create Alice, Bob and Carol with fresh keys, fund each with {@linkcode DEMO_FUNDS} pathUSD
+   * and hand them (keys included) to the backend for the web UI (`--demo-accounts`).
+   */
+  readonly demoAccounts?: boolean;
 }
+
+/** What each demo account is funded with: 100 USD (pathUSD base units). */
+export const DEMO_FUNDS = 100_000_000n;
 
 /** A running local network. */
 export interface LocalNetwork {
@@ -57,6 +67,8 @@ export interface LocalNetwork {
   readonly committee: LocalCommittee;
   readonly sidecars: ComponentProcess[];
   readonly backend?: ComponentProcess;
+  /** The funded demo accounts, with `demoAccounts`. */
+  readonly demoAccounts?: readonly DemoAccount[];
   /** Stops everything this network started (idempotent). */
   stop(): Promise<void>;
 }
@@ -109,6 +121,8 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
     const committee = await writeCommittee(dataDir, names, { chainId });
     const sidecarRpc = anvil?.wsUrl ?? rpcUrl;
     const urls = committee.validators.map((v) => v.url);
+    const funding = options.demoAccounts ? fundDemoAccounts(rpcUrl, chainId) : undefined;
+    funding?.catch(() => {}); // awaited below, after the sidecars
     const sidecars = await Promise.all(committee.validators.map(async (validator, i) => {
       const kvPath = join(dataDir, `${validator.name}.kv`);
       await Deno.remove(kvPath).catch(() => {});
@@ -123,6 +137,9 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
       started.push(process);
       return process;
     }));
+    const demoAccounts = await funding;
+    const demoAccountsPath = join(dataDir, "demo-accounts.json");
+    if (demoAccounts) await writeDemoAccounts(demoAccountsPath, demoAccounts);
     let backend: ComponentProcess | undefined;
     if (options.backend ?? true) {
       const kvPath = join(dataDir, "backend.kv");
@@ -134,6 +151,9 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
         logPath: join(dataDir, "backend.log"),
         ...(options.backendPort ? { port: options.backendPort } : {}),
         ...(options.webDir ? { webDir: options.webDir } : {}),
+        ...(demoAccounts ? { demoAccounts: demoAccountsPath } : {}),
+        // Heads within 0.1 s of the block: the web UI draws certificates against them.
+        extraArgs: ["--chain-poll-ms", "100"],
       });
       started.push(backend);
     }
@@ -146,10 +166,30 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
       committee,
       sidecars,
       ...(backend ? { backend } : {}),
+      ...(demoAccounts ? { demoAccounts } : {}),
       stop: () => stopped ??= stopAll(),
     };
   } catch (e) {
     await stopAll();
     throw e;
   }
+}
+
+/** Alice, Bob and Carol with fresh keys, each funded with {@linkcode DEMO_FUNDS} pathUSD. */
+async function fundDemoAccounts(rpcUrl: string, chainId: bigint): Promise<DemoAccount[]> {
+  const accounts = ["alice", "bob", "carol"].map((name) => {
+    const privateKey = generatePrivateKey();
+    return { name, address: privateKeyToAccount(privateKey).address, privateKey };
+  });
+  // The demo scenario funds its payers from FUNDER_KEYS[0…2]; these use the next three.
+  await Promise.all(accounts.map((a, i) =>
+    fund({ rpcUrl, chainId }, {
+      from: FUNDER_KEYS[3 + i],
+      to: a.address,
+      token: PATH_USD,
+      amount: DEMO_FUNDS,
+      feeToken: PATH_USD,
+    })
+  ));
+  return accounts;
 }

@@ -116,6 +116,9 @@ const MAINS: Record<Component, URL> = {
   backend: new URL("../backend/main.ts", import.meta.url),
 };
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
+/** The sidecar may load libsecp256k1 through FFI (it falls back to WebAssembly without it). */
+const permissions = (component: Component) =>
+  component === "sidecar" ? [...PERMISSIONS, "--allow-ffi"] : PERMISSIONS;
 
 /**
  * The command line that runs `component`: its `main.ts` from source when this module runs from
@@ -137,14 +140,14 @@ export function componentCommand(component: Component): string[] {
     return [
       Deno.execPath(),
       "run",
-      ...PERMISSIONS,
+      ...permissions(component),
       "--no-config",
       "--unstable-kv",
       main,
       `__${component}`,
     ];
   }
-  return [Deno.execPath(), "run", ...PERMISSIONS, MAINS[component].href];
+  return [Deno.execPath(), "run", ...permissions(component), MAINS[component].href];
 }
 
 /** How to start one component process. */
@@ -283,6 +286,8 @@ export interface SpawnBackendOptions {
   /** Default: a free port. */
   readonly port?: number;
   readonly webDir?: string;
+  /** Demo accounts file (with keys) the backend hands to the web UI: local networks only. */
+  readonly demoAccounts?: string;
   readonly extraArgs?: readonly string[];
 }
 
@@ -314,6 +319,7 @@ export async function spawnBackend(options: SpawnBackendOptions): Promise<Compon
       "--cors-origin",
       "*",
       ...(options.webDir ? ["--web-dir", options.webDir] : []),
+      ...(options.demoAccounts ? ["--demo-accounts", options.demoAccounts] : []),
       ...(options.extraArgs ?? []),
     ],
   });

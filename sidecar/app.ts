@@ -7,18 +7,20 @@
 import { pathToFileURL } from "node:url";
 import { bytesToHex } from "viem";
 import { FastPaySidecar } from "@allegro/proto";
-import { bytesEqual, CertificateSigner, loadCommittee } from "@allegro/client";
+import { bytesEqual, CertificateSigner, ed25519, loadCommittee } from "@allegro/client";
 import { type Listener, serveConnect, serveGrpc } from "@allegro/client/server";
+import { cachingEd25519, PaymentCache } from "./caches.ts";
 import { Certifier } from "./certifier.ts";
 import { ChainFollower } from "./chain.ts";
 import type { SidecarConfig } from "./config.ts";
 import { TxEvents } from "./events.ts";
 import { Gossip } from "./gossip.ts";
 import { readKeyFile } from "./keyfile.ts";
+import { enableNativeSecp256k1 } from "./secp256k1.ts";
 import { Ledger } from "./ledger.ts";
 import type { Logger } from "./log.ts";
 import { SidecarMetrics } from "./metrics.ts";
-import { sidecarService } from "./service.ts";
+import { sidecarService, submitFastPath } from "./service.ts";
 import { Store } from "./store.ts";
 
 /** A started sidecar. */
@@ -53,7 +55,11 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       }`,
     );
   }
-  const signer = await CertificateSigner.create(key.secretKey, committee);
+  // Own signatures and verified ones are remembered: a parent QC usually holds this sidecar's
+  // own certificate, and parents were decoded when they were certified.
+  const ed = cachingEd25519(await ed25519());
+  const signer = await CertificateSigner.create(key.secretKey, committee, ed);
+  const secp256k1 = await enableNativeSecp256k1();
   const store = await Store.open(config.kv, {
     maxBatch: config.maxBatch,
     requestTtlMillis: config.requestTtlMillis,
@@ -85,6 +91,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       minGas: config.minGas,
       maxClientRequestIdLength: 128,
       maxParents: 4,
+      payments: new PaymentCache(),
+      ed25519: ed,
     },
     policy: {
       expiryWindowMillis: config.expiryWindowMillis,
@@ -120,7 +128,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   });
   const routes = (router: Parameters<Parameters<typeof serveConnect>[0]["routes"]>[0]) =>
     router.service(FastPaySidecar, service);
+  const fastSubmit = submitFastPath({ certifier, metrics }, config.maxBodyBytes);
   const fallback = (request: Request) => {
+    const fast = fastSubmit(request);
+    if (fast !== undefined) return fast;
     const path = new URL(request.url).pathname;
     if (path === "/healthz") {
       const head = ledger.head;
@@ -167,6 +178,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     chain_id: committee.chainId,
     epoch: committee.epoch,
     peers: config.peers,
+    secp256k1,
   });
 
   let stopped: Promise<void> | undefined;

@@ -134,8 +134,7 @@ export class Certifier {
       const request = s.clientRequestId === undefined
         ? undefined
         : requestId(sender, s.clientRequestId);
-      const [lock, nonce, consumed, stored] = await Promise.all([
-        ledger.locks.has(lockId) ? undefined : store.getLock(sender, p.nonceKey, p.nonceSeq),
+      const [nonce, consumed, stored] = await Promise.all([
         ledger.localNonces.has(lane) ? undefined : store.getNonce(sender, p.nonceKey),
         parentTxHash === undefined || ledger.consumed.has(parent!)
           ? undefined
@@ -144,13 +143,21 @@ export class Certifier {
           ? undefined
           : store.getRequest(sender, s.clientRequestId!),
       ]);
-      if (lock !== undefined && !ledger.locks.has(lockId)) {
-        ledger.locks.set(
-          lockId,
-          lock && { txHash: lock.txHash, certificate: Promise.resolve(lock.certificate) },
-        );
-      }
       if (nonce !== undefined && !ledger.localNonces.has(lane)) ledger.localNonces.set(lane, nonce);
+      if (!ledger.locks.has(lockId)) {
+        // A lock is only ever written with its lane's next nonce past it, in one commit: below
+        // the next nonce there may be a lock to read, at or above it there is none.
+        const next = ledger.localNonces.get(lane);
+        const lock = next == null || next <= p.nonceSeq
+          ? null
+          : await store.getLock(sender, p.nonceKey, p.nonceSeq);
+        if (!ledger.locks.has(lockId)) {
+          ledger.locks.set(
+            lockId,
+            lock && { txHash: lock.txHash, certificate: Promise.resolve(lock.certificate) },
+          );
+        }
+      }
       if (parent && consumed !== undefined && !ledger.consumed.has(parent)) {
         ledger.consumed.set(parent, consumed);
       }
@@ -230,7 +237,6 @@ export class Certifier {
         sender: plan.sender,
         nonceKey: p.nonceKey,
         nonceSeq: p.nonceSeq,
-        nextNonce: plan.nextNonce,
         pending,
         ...(s.clientRequestId === undefined ? {} : { clientRequestId: s.clientRequestId }),
         entry: {

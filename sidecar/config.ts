@@ -145,10 +145,10 @@ export const RUN_OPTIONS: readonly Option[] = [
   {
     flag: "max-batch",
     kind: "int",
-    default: "32",
+    default: "96",
     min: 1,
-    max: 48,
-    help: "most certifications per KV commit",
+    max: 96,
+    help: "most certifications per KV commit (fewer when Deno KV's per-commit limits bind)",
   },
   {
     flag: "stale-after-ms",

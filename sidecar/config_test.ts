@@ -22,7 +22,7 @@ Deno.test("flags with defaults", async () => {
   assert.equal(c.grpcListen, undefined);
   assert.deepEqual(c.peers, []);
   assert.equal(c.expiryWindowMillis, 3_600_000n);
-  assert.equal(c.maxBatch, 32);
+  assert.equal(c.maxBatch, 96);
 });
 
 Deno.test("a config file, with flags winning", async () => {
@@ -56,7 +56,7 @@ Deno.test("bad values name the option and the value", async () => {
     [["--name", "x"], /--key is required/],
     [[...required, "--listen", "7001"], /--listen must be HOST:PORT, got "7001"/],
     [[...required, "--rpc-url", "nope"], /--rpc-url must be a URL, got "nope"/],
-    [[...required, "--max-batch", "49"], /--max-batch must be an integer in 1…48, got "49"/],
+    [[...required, "--max-batch", "97"], /--max-batch must be an integer in 1…96, got "97"/],
     [[...required, "--min-gas", "5x"], /--min-gas must be an integer in 21000…30000000, got "5x"/],
     [[...required, "--bogus", "1"], /bogus/],
   ];

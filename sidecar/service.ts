@@ -4,17 +4,18 @@
  *
  * @module
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { bytesToHex, hexToBytes } from "viem";
 import {
   type BulletinEntry,
   BulletinEntrySchema,
-  type FastPaySidecar,
+  FastPaySidecar,
   type SidecarEventSchema,
   Stage,
   type SubmitFastPayRequest,
-  type SubmitFastPayResponseSchema,
+  SubmitFastPayRequestSchema,
+  SubmitFastPayResponseSchema,
 } from "@allegro/proto";
 import {
   type CertificateSigner,
@@ -44,6 +45,85 @@ export interface SidecarServiceDeps {
   readonly metrics: SidecarMetrics;
   /** Most entries in one bulletin-board page. */
   readonly maxPage: number;
+}
+
+/** Certifies one wire submission and counts it in the metrics. */
+function submitter(deps: Pick<SidecarServiceDeps, "certifier" | "metrics">) {
+  return async (req: SubmitFastPayRequest): Promise<Answer> => {
+    const started = performance.now();
+    const answer = await deps.certifier.submit(submissionFromProto(req));
+    deps.metrics.submission(
+      performance.now() - started,
+      "reject" in answer ? answer.reject.code : undefined,
+    );
+    return answer;
+  };
+}
+
+const SUBMIT_PATH = `/${FastPaySidecar.typeName}/${FastPaySidecar.method.submitFastPay.name}`;
+
+/** A Connect unary error (protocol: JSON body, HTTP status by code). */
+function connectError(status: number, code: string, message: string): Response {
+  return Response.json({ code, message }, { status });
+}
+
+/**
+ * The hot path of the Connect protocol for `SubmitFastPay` in binary (what the backend's and the
+ * client's fan-out send): an uncompressed `application/proto` POST with a known length is decoded,
+ * certified and answered here, without the generic Connect handler's streams, abort controllers
+ * and header machinery (measured: about a third of the sidecar's time per request over HTTP).
+ * Anything else — JSON, compression, gRPC-Web, unknown length, other methods — returns
+ * `undefined` and goes to the Connect router as before. Use as the listener's `fallback`.
+ *
+ * @example
+ * ```ts ignore
+ * serveConnect({ ..., fallback: submitFastPath(deps, 1 << 20) });
+ * ```
+ */
+export function submitFastPath(
+  deps: Pick<SidecarServiceDeps, "certifier" | "metrics">,
+  readMaxBytes: number,
+): (request: Request) => Promise<Response | undefined> | undefined {
+  const submit = submitter(deps);
+  return (request) => {
+    if (request.method !== "POST" || !request.url.endsWith(SUBMIT_PATH)) return undefined;
+    const headers = request.headers;
+    const encoding = headers.get("content-encoding");
+    const length = Number(headers.get("content-length") ?? NaN);
+    if (
+      headers.get("content-type") !== "application/proto" ||
+      (encoding !== null && encoding !== "identity") ||
+      !Number.isSafeInteger(length) ||
+      new URL(request.url).pathname !== SUBMIT_PATH
+    ) {
+      return undefined;
+    }
+    return (async () => {
+      if (length > readMaxBytes) {
+        await request.body?.cancel();
+        return connectError(
+          429,
+          "resource_exhausted",
+          `message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`,
+        );
+      }
+      let message: SubmitFastPayRequest;
+      try {
+        message = fromBinary(
+          SubmitFastPayRequestSchema,
+          new Uint8Array(await request.arrayBuffer()),
+        );
+      } catch (e) {
+        return connectError(400, "invalid_argument", `parse binary: ${(e as Error).message}`);
+      }
+      const answer = await submit(message);
+      const body = toBinary(
+        SubmitFastPayResponseSchema,
+        create(SubmitFastPayResponseSchema, answerToProto(answer)),
+      );
+      return new Response(body, { status: 200, headers: { "content-type": "application/proto" } });
+    })();
+  };
 }
 
 /** A wire submission as the certifier's request. */
@@ -112,15 +192,7 @@ function invalidArgument(field: string, message: string): never {
  * ```
  */
 export function sidecarService(deps: SidecarServiceDeps): ServiceImpl<typeof FastPaySidecar> {
-  const submit = async (req: SubmitFastPayRequest) => {
-    const started = performance.now();
-    const answer = await deps.certifier.submit(submissionFromProto(req));
-    deps.metrics.submission(
-      performance.now() - started,
-      "reject" in answer ? answer.reject.code : undefined,
-    );
-    return answer;
-  };
+  const submit = submitter(deps);
 
   return {
     async submitFastPay(req) {

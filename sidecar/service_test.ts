@@ -7,7 +7,7 @@ import { serveConnect, serveGrpc } from "@allegro/client/server";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TxEvents } from "./events.ts";
 import { SidecarMetrics } from "./metrics.ts";
-import { sidecarService } from "./service.ts";
+import { sidecarService, submitFastPath } from "./service.ts";
 import { alice, bob, carol, PATH_USD, submission, testCertifier } from "./testing.ts";
 
 /** A submission of `account`'s payment as a wire request. */
@@ -15,15 +15,24 @@ async function signed(...args: Parameters<typeof submission>) {
   return { signedTx: (await submission(...args)).signedTx };
 }
 
-async function setup() {
+async function setup(options: { fastPath?: boolean; binary?: boolean } = {}) {
   const f = await testCertifier();
   f.chain.setBalance(alice.address, PATH_USD, 10n ** 12n);
   f.chain.setBalance(bob.address, PATH_USD, 10n ** 12n);
   const events = new TxEvents();
+  const metrics = new SidecarMetrics();
+  const fastPath = submitFastPath({ certifier: f.certifier, metrics }, 1 << 16);
+  let fastAnswers = 0;
+  const fast = (request: Request) => {
+    const response = fastPath(request);
+    if (response !== undefined) fastAnswers++;
+    return response;
+  };
   const listener = serveConnect({
     hostname: "127.0.0.1",
     port: 0,
     readMaxBytes: 1 << 16,
+    ...(options.fastPath ? { fallback: (request: Request) => fast(request) } : {}),
     routes: (router) =>
       router.service(
         FastPaySidecar,
@@ -36,20 +45,31 @@ async function setup() {
           store: f.store,
           ledger: f.ledger,
           events,
-          metrics: new SidecarMetrics(),
+          metrics,
           maxPage: 3,
         }),
       ),
   });
   const client = createClient(
     FastPaySidecar,
-    createConnectTransport({ baseUrl: `http://127.0.0.1:${listener.port}` }),
+    createConnectTransport({
+      baseUrl: `http://127.0.0.1:${listener.port}`,
+      useBinaryFormat: options.binary ?? false,
+    }),
   );
   const close = async () => {
     await listener.close();
     f.store.close();
   };
-  return { f, events, client, close };
+  return {
+    f,
+    events,
+    client,
+    close,
+    metrics,
+    url: `http://127.0.0.1:${listener.port}`,
+    fastAnswers: () => fastAnswers,
+  };
 }
 
 Deno.test("SubmitFastPayStream: ACCEPTED, CERTIFICATE, then QUEUED_ONCHAIN and INCLUDED", async () => {
@@ -178,4 +198,50 @@ Deno.test("the same service answers plain gRPC on the node:http2 listener", asyn
   assert.equal((await client.getChainHead({})).height, 100n);
   await grpc.close();
   f.store.close();
+});
+
+Deno.test("binary SubmitFastPay on the fast path answers as the Connect handler does", async () => {
+  const fast = await setup({ fastPath: true, binary: true });
+  const slow = await setup({ fastPath: false, binary: true });
+  const json = await setup({ fastPath: true, binary: false });
+  try {
+    for (const s of [fast, slow, json]) {
+      const request = await signed();
+      const first = await s.client.submitFastPay(request);
+      assert.equal(first.result.case, "certificate");
+      // Idempotent replay, then a conflicting transaction for the same contention key.
+      const again = await s.client.submitFastPay(request);
+      assert.deepEqual(again.result.value, first.result.value);
+      const conflict = await s.client.submitFastPay(await signed(alice, { amount: 7n }));
+      assert.equal(conflict.result.case, "reject");
+      assert.equal(
+        conflict.result.case === "reject" && conflict.result.value.code,
+        RejectCode.EQUIVOCATION,
+      );
+      // Metrics count every submission, whichever path served it.
+      assert.match(s.metrics.render(), /EQUIVOCATION/);
+    }
+    assert.equal(fast.fastAnswers(), 3, "binary submissions did not take the fast path");
+    assert.equal(json.fastAnswers(), 0, "JSON took the fast path");
+    // Same deterministic keys and clock: the same certificate bytes on both paths.
+    const a = await fast.client.submitFastPay(await signed(bob));
+    const b = await slow.client.submitFastPay(await signed(bob));
+    assert.deepEqual(a, b);
+    // Over the limit, malformed, or not binary: Connect's errors, as before.
+    await assert.rejects(
+      fast.client.submitFastPay({ ...(await signed(carol)), clientRequestId: "x".repeat(70_000) }),
+      (e: unknown) => e instanceof ConnectError && e.code === Code.ResourceExhausted,
+    );
+    const garbage = await fetch(`${fast.url}/allegro.v1.FastPaySidecar/SubmitFastPay`, {
+      method: "POST",
+      headers: { "content-type": "application/proto" },
+      body: new Uint8Array([0xff, 0xff, 0xff]),
+    });
+    assert.equal(garbage.status, 400);
+    assert.equal((await garbage.json()).code, "invalid_argument");
+  } finally {
+    await fast.close();
+    await slow.close();
+    await json.close();
+  }
 });

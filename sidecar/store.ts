@@ -34,7 +34,6 @@ export interface CertifyWrite {
   readonly sender: Hex;
   readonly nonceKey: Uint8Array;
   readonly nonceSeq: bigint;
-  readonly nextNonce: bigint;
   readonly pending: PendingTx;
   readonly clientRequestId?: string;
   /** The board entry (its sequence is assigned at commit). */
@@ -86,8 +85,11 @@ const V = "v1";
 const K = {
   boardSeq: [V, "meta", "board_seq"],
   lock: (sender: Hex, nonceKey: Uint8Array, seq: bigint) => [V, "lock", sender, nonceKey, seq],
-  nonce: (sender: Hex, nonceKey: Uint8Array) => [V, "nonce", sender, nonceKey],
-  pending: (txHash: Uint8Array) => [V, "pending", txHash],
+  locks: (sender: Hex, nonceKey: Uint8Array) => [V, "lock", sender, nonceKey],
+  /** Pending transactions are keyed by their board sequence (appended, not scattered). */
+  pending: (sequence: bigint) => [V, "pending", sequence],
+  /** Before: by tx hash (still read, settled and rewritten where found). */
+  pendingByHash: (txHash: Uint8Array) => [V, "pending", txHash],
   consumed: (parentTxHash: Uint8Array) => [V, "consumed", parentTxHash],
   request: (sender: Hex, id: string) => [V, "request", sender, id],
   board: (seq: bigint) => [V, "board", seq],
@@ -102,6 +104,19 @@ interface Queued {
   readonly write: Write;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
+}
+
+// Deno KV's limits for one atomic operation.
+const MAX_CHECKS = 100;
+const MAX_MUTATIONS = 1000;
+
+/** Checks and mutations a write adds to a commit (at most). */
+function cost(w: Write): { checks: number; mutations: number } {
+  if (w.kind === "reject") return { checks: 0, mutations: 1 };
+  if (w.kind === "gossip") return { checks: 0, mutations: 5 };
+  const credit = w.pending.credit === undefined ? 0 : 1;
+  const request = w.clientRequestId === undefined ? 0 : 1;
+  return { checks: 1 + credit, mutations: 6 + credit + request };
 }
 
 /** Raised when a commit fails; the certifier answers `TEMPORARY_UNAVAILABLE`. */
@@ -134,14 +149,22 @@ export class Store {
   readonly #gossip: Queued[] = [];
   #committing: Promise<void> | undefined;
   #sequence = 0n;
+  /**
+   * The versionstamp of the board sequence key as this process last wrote (or read) it: the
+   * next commit checks it without reading it again (one process owns the path). `undefined`
+   * after a failed commit: read again.
+   */
+  #sequenceVersion: string | null | undefined;
+  /** Where each pending transaction is stored, by tx hash hex. */
+  readonly #pendingKeys = new Map<Hex, Deno.KvKey>();
   #commitMillis: number[] = [];
 
   private constructor(kv: Deno.Kv, lockFile: Deno.FsFile | undefined, options: StoreOptions) {
     this.#kv = kv;
     this.#lockFile = lockFile;
     // Deno KV allows 100 checks and 1000 mutations per commit; a certification uses at most
-    // 2 checks and 9 mutations.
-    this.#maxBatch = Math.min(options.maxBatch ?? 32, 48);
+    // 2 checks and 8 mutations, and batches are cut to fit (see `cost`).
+    this.#maxBatch = Math.min(options.maxBatch ?? 96, 96);
     this.#requestTtl = options.requestTtlMillis ?? 24 * 3600_000;
     this.#maxGossipPerSigner = options.maxGossipPerSigner ?? 10_000;
   }
@@ -165,7 +188,9 @@ export class Store {
     }
     const kv = await Deno.openKv(path);
     const store = new Store(kv, lockFile, options);
-    store.#sequence = (await kv.get<bigint>(K.boardSeq)).value ?? 0n;
+    const entry = await kv.get<bigint>(K.boardSeq);
+    store.#sequence = entry.value ?? 0n;
+    store.#sequenceVersion = entry.versionstamp;
     return store;
   }
 
@@ -198,9 +223,14 @@ export class Store {
     )).value;
   }
 
-  /** The next local nonce of a lane, if any certificate was issued in it. */
+  /**
+   * The next local nonce of a lane (one past its highest contention lock), if any certificate
+   * was issued in it.
+   */
   async getNonce(sender: Hex, nonceKey: Uint8Array): Promise<bigint | null> {
-    return (await this.#kv.get<bigint>(K.nonce(sender, nonceKey))).value;
+    const iter = this.#kv.list({ prefix: K.locks(sender, nonceKey) }, { reverse: true, limit: 1 });
+    for await (const e of iter) return (e.key[4] as bigint) + 1n;
+    return null;
   }
 
   /** The child that consumed a parent, if any. */
@@ -215,7 +245,10 @@ export class Store {
 
   /** Every pending transaction, for the ledger at start-up. */
   async *pending(): AsyncIterable<PendingTx> {
-    for await (const e of this.#kv.list<PendingTx>({ prefix: [V, "pending"] })) yield e.value;
+    for await (const e of this.#kv.list<PendingTx>({ prefix: [V, "pending"] })) {
+      this.#pendingKeys.set(bytesToHex(e.value.txHash), e.key);
+      yield e.value;
+    }
   }
 
   /** Makes a certification durable; resolves once its batch committed. */
@@ -248,10 +281,26 @@ export class Store {
     });
   }
 
+  /** Takes the next batch: own writes first, then gossip, within Deno KV's limits. */
+  #nextBatch(): Queued[] {
+    const batch: Queued[] = [];
+    let checks = 1; // the board sequence
+    let mutations = 1;
+    for (const queue of [this.#own, this.#gossip]) {
+      while (queue.length > 0 && batch.length < this.#maxBatch) {
+        const c = cost(queue[0].write);
+        if (checks + c.checks > MAX_CHECKS || mutations + c.mutations > MAX_MUTATIONS) break;
+        checks += c.checks;
+        mutations += c.mutations;
+        batch.push(queue.shift()!);
+      }
+    }
+    return batch;
+  }
+
   async #drain(): Promise<void> {
     while (this.#own.length + this.#gossip.length > 0) {
-      const batch = this.#own.splice(0, this.#maxBatch);
-      batch.push(...this.#gossip.splice(0, this.#maxBatch - batch.length));
+      const batch = this.#nextBatch();
       const started = performance.now();
       try {
         await this.#commit(batch.map((q) => q.write));
@@ -265,10 +314,37 @@ export class Store {
   }
 
   async #commit(writes: Write[]): Promise<void> {
-    const seqEntry = await this.#kv.get<bigint>(K.boardSeq);
-    const op = this.#kv.atomic().check(seqEntry);
-    let seq = seqEntry.value ?? 0n;
+    if (this.#sequenceVersion === undefined) {
+      const entry = await this.#kv.get<bigint>(K.boardSeq);
+      this.#sequence = entry.value ?? 0n;
+      this.#sequenceVersion = entry.versionstamp;
+    }
+    const op = this.#kv.atomic().check({ key: K.boardSeq, versionstamp: this.#sequenceVersion });
+    let seq = this.#sequence;
+    const pendingKeys: [Hex, Deno.KvKey][] = [];
     const gossipCounts = new Map<Hex, bigint>();
+    // What gossip needs to know, read at once (not one entry after another) before the commit.
+    const gossip = writes.filter((w): w is GossipWrite => w.kind === "gossip");
+    const known = new Set<GossipWrite>();
+    if (gossip.length > 0) {
+      const signers = [...new Map(gossip.map((w) => [bytesToHex(w.entry.certificate.signer), w]))];
+      const [counts, seen] = await Promise.all([
+        Promise.all(
+          signers.map(([, w]) =>
+            this.#kv.get<Deno.KvU64>(K.gossipCount(w.entry.certificate.signer))
+          ),
+        ),
+        Promise.all(
+          gossip.map((w) =>
+            this.#kv.get(K.boardTx(w.entry.certificate.txHash, w.entry.certificate.signer))
+          ),
+        ),
+      ]);
+      signers.forEach(([signer], i) =>
+        gossipCounts.set(signer as Hex, counts[i].value?.value ?? 0n)
+      );
+      gossip.forEach((w, i) => seen[i].versionstamp !== null && known.add(w));
+    }
     for (const w of writes) {
       if (w.kind === "reject") {
         op.set(K.request(w.sender, w.clientRequestId), {
@@ -278,10 +354,11 @@ export class Store {
       } else if (w.kind === "certify") {
         const c = w.certificate;
         const lockKey = K.lock(w.sender, w.nonceKey, w.nonceSeq);
+        seq += 1n;
+        pendingKeys.push([bytesToHex(c.txHash), K.pending(seq)]);
         op.check({ key: lockKey, versionstamp: null })
           .set(lockKey, { txHash: c.txHash, certificate: c })
-          .set(K.nonce(w.sender, w.nonceKey), w.nextNonce)
-          .set(K.pending(c.txHash), w.pending);
+          .set(K.pending(seq), w.pending);
         if (w.pending.credit) {
           const consumedKey = K.consumed(w.pending.credit.parentTxHash);
           op.check({ key: consumedKey, versionstamp: null }).set(consumedKey, c.txHash);
@@ -291,15 +368,12 @@ export class Store {
             expireIn: this.#requestTtl,
           });
         }
-        seq += 1n;
         this.#boardMutations(op, { ...w.entry, sequence: seq });
       } else {
         const c = w.entry.certificate;
         const signer = bytesToHex(c.signer);
-        const count = gossipCounts.get(signer) ??
-          (await this.#kv.get<Deno.KvU64>(K.gossipCount(c.signer))).value?.value ?? 0n;
-        const known = (await this.#kv.get(K.boardTx(c.txHash, c.signer))).versionstamp !== null;
-        if (known || count >= BigInt(this.#maxGossipPerSigner) || this.#inBatch(writes, w)) {
+        const count = gossipCounts.get(signer) ?? 0n;
+        if (known.has(w) || count >= BigInt(this.#maxGossipPerSigner) || this.#inBatch(writes, w)) {
           continue;
         }
         gossipCounts.set(signer, count + 1n);
@@ -310,14 +384,23 @@ export class Store {
       }
     }
     op.set(K.boardSeq, seq);
-    const result = await op.commit();
+    let result: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      result = await op.commit();
+    } catch (e) {
+      this.#sequenceVersion = undefined;
+      throw e;
+    }
     if (!result.ok) {
+      this.#sequenceVersion = undefined;
       for (const w of writes) if (w.kind === "gossip") w.added = false;
       throw new StoreUnavailableError(
         `KV commit of ${writes.length} writes failed a version check (another writer?)`,
       );
     }
     this.#sequence = seq;
+    this.#sequenceVersion = result.versionstamp;
+    for (const [txHash, key] of pendingKeys) this.#pendingKeys.set(txHash, key);
   }
 
   /** Whether an earlier write of this batch already puts the same (tx, signer) on the board. */
@@ -376,19 +459,25 @@ export class Store {
     return out;
   }
 
+  #pendingKey(txHash: Uint8Array): Deno.KvKey {
+    return this.#pendingKeys.get(bytesToHex(txHash)) ?? K.pendingByHash(txHash);
+  }
+
   /** Removes pending transactions that were included or expired, in one atomic commit. */
   async settle(txHashes: readonly Uint8Array[]): Promise<void> {
     if (txHashes.length === 0) return;
     for (let i = 0; i < txHashes.length; i += 500) {
       const op = this.#kv.atomic();
-      for (const h of txHashes.slice(i, i + 500)) op.delete(K.pending(h));
+      const slice = txHashes.slice(i, i + 500);
+      for (const h of slice) op.delete(this.#pendingKey(h));
       const result = await op.commit();
       if (!result.ok) throw new StoreUnavailableError("KV commit of settled transactions failed");
+      for (const h of slice) this.#pendingKeys.delete(bytesToHex(h));
     }
   }
 
   /** Rewrites a pending transaction (its parent's credit settled). */
   async updatePending(tx: PendingTx): Promise<void> {
-    await this.#kv.set(K.pending(tx.txHash), tx);
+    await this.#kv.set(this.#pendingKey(tx.txHash), tx);
   }
 }

@@ -7,12 +7,14 @@
  * @module
  */
 import { bytesToHex, type Hex, keccak256 } from "viem";
+import type { PaymentCache } from "./caches.ts";
 import {
   AllegroError,
   bytesEqual,
   checkParentBinding,
   type Committee,
   decodePayment,
+  type Ed25519Backend,
   type Payment,
   paymentEffectsHash,
   paymentTxHash,
@@ -104,7 +106,16 @@ export interface PrepareContext {
   readonly maxClientRequestIdLength: number;
   /** Most parent payments accepted in one request. */
   readonly maxParents: number;
+  /** Decodes through this cache when given (parents are decoded once as payments already). */
+  readonly payments?: PaymentCache;
+  /** Verifies parent QC signatures with this backend (e.g. `cachingEd25519` of `caches.ts`). */
+  readonly ed25519?: Ed25519Backend;
 }
+
+const decode = (context: PrepareContext, signedTx: Uint8Array): Payment =>
+  context.payments
+    ? context.payments.decode(signedTx, context.committee.chainId)
+    : decodePayment(signedTx, { chainId: context.committee.chainId });
 
 const FEE_DIVISOR = 10n ** 12n;
 
@@ -175,8 +186,9 @@ async function judgeParent(
   child: Payment,
   parentQcHash: Uint8Array,
   parents: readonly ParentRequest[],
-  committee: Committee,
+  context: PrepareContext,
 ): Promise<ParentVerdict> {
+  const committee = context.committee;
   const parent = parents.find((p) => p.qc && bytesEqual(p.qc.qcHash, parentQcHash));
   if (parent?.qc === undefined) {
     return {
@@ -188,14 +200,14 @@ async function judgeParent(
   const qc = parent.qc;
   try {
     checkParentBinding(child, parentQcHash);
-    await verifyQuorumCertificate(committee, qc);
+    await verifyQuorumCertificate(committee, qc, context.ed25519);
     const grandparent = parent.parentQcHash.length > 0 ? parent.parentQcHash : undefined;
     if (grandparent !== undefined && grandparent.length !== 32) {
       throw new AllegroError("INVALID_PARENT_QC", "parents[].parent_qc_hash is not 32 bytes");
     }
     let payment: Payment;
     try {
-      payment = decodePayment(parent.signedTx, { chainId: committee.chainId });
+      payment = decode(context, parent.signedTx);
     } catch (e) {
       throw new AllegroError("INVALID_PARENT_QC", `parent signed_tx: ${(e as Error).message}`);
     }
@@ -279,7 +291,7 @@ export async function prepareSubmission(
       `has ${request.parents.length} entries, the limit is ${context.maxParents}`,
     );
   }
-  const payment = decodePayment(request.signedTx, { chainId: context.committee.chainId });
+  const payment = decode(context, request.signedTx);
   checkClaims(payment, request.payment);
   if (payment.gas < context.minGas) {
     invalidFormat("gas", `${payment.gas} is below the ${context.minGas} a payment may need`);
@@ -293,7 +305,7 @@ export async function prepareSubmission(
     ...(request.clientRequestId === "" ? {} : { clientRequestId: request.clientRequestId }),
     ...(parentQcHash === undefined ? {} : {
       parentQcHash,
-      parent: await judgeParent(payment, parentQcHash, request.parents, context.committee),
+      parent: await judgeParent(payment, parentQcHash, request.parents, context),
     }),
   };
 }

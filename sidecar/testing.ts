@@ -9,8 +9,9 @@ import { privateKeyToAccount } from "viem/accounts";
 import {
   allegroNonceKey,
   type Certificate,
-  type CertificateSigner,
+  CertificateSigner,
   type Committee,
+  ed25519,
   type PaymentParams,
   qcHash,
   type QuorumCertificate,
@@ -18,6 +19,7 @@ import {
 } from "@allegro/client";
 import { testCommittee } from "../client/testing.ts";
 import { PATH_USD } from "../demo/anvil.ts";
+import { cachingEd25519, PaymentCache } from "./caches.ts";
 import { type AccountTracker, Certifier } from "./certifier.ts";
 import { balanceId, laneId, Ledger } from "./ledger.ts";
 import { Store } from "./store.ts";
@@ -84,12 +86,22 @@ export async function testCertifier(
   ledger.head = { height: 100n, hash: `0x${"ab".repeat(32)}`, timestampMillis: HEAD_MILLIS };
   const store = await Store.open(options.kvPath ?? ":memory:", options);
   const chain = new FakeChain(ledger);
+  // As the sidecar runs: validator 0's key (seed [1; 32]) through the caching Ed25519 backend,
+  // and decoded payments cached.
+  const ed = cachingEd25519(await ed25519());
   const certifier = new Certifier({
     ledger,
     store,
-    signer: signers[0],
+    signer: await CertificateSigner.create(new Uint8Array(32).fill(1), committee, ed),
     tracker: chain,
-    prepare: { committee, minGas: 100_000n, maxClientRequestIdLength: 128, maxParents: 4 },
+    prepare: {
+      committee,
+      minGas: 100_000n,
+      maxClientRequestIdLength: 128,
+      maxParents: 4,
+      payments: new PaymentCache(1000),
+      ed25519: ed,
+    },
     policy: { expiryWindowMillis: 3_600_000n, minValidityMillis: 10_000n },
     now: () => 1_000n,
     maxCachedEntries: options.maxCachedEntries,
