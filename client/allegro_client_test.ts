@@ -8,6 +8,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { FastPaySidecar } from "@allegro/proto";
 import type { Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
@@ -212,13 +215,15 @@ Deno.test({
       await t.step("one sidecar down: 3 of 4 still certify", async () => {
         await four.sidecars[3].stop();
         const eve = newAccount();
-        await fund(anvil, {
+        const funded = await fund(anvil, {
           from: FUNDER_KEYS[6],
           to: eve.address,
           token: PATH_USD,
           amount: USD,
           feeToken: PATH_USD,
         });
+        // A sidecar sees the funding once its chain view reached that block.
+        await waitForHeads(four.sidecars.slice(0, 3).map((s) => s.url), funded.blockNumber);
         const receipt = await new AllegroClient({
           committee: four.committee,
           wallet: new Wallet(eve),
@@ -234,3 +239,15 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Waits (at most 10 s) until every sidecar's chain head is at least `height`. */
+async function waitForHeads(urls: readonly string[], height: bigint): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (const url of urls) {
+    const client = createClient(FastPaySidecar, createConnectTransport({ baseUrl: url }));
+    while ((await client.getChainHead({}).catch(() => ({ height: -1n }))).height < height) {
+      if (Date.now() > deadline) throw new Error(`${url} did not reach block ${height}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
