@@ -50,6 +50,8 @@ function assertSucceeded(run: Run) {
   const sum = (a: string, b: string) => (Number(a) + Number(b)).toFixed(6);
   assert.equal(sum(balances.alice, fees.alice), "5.000000");
   assert.equal(sum(balances.bob, fees.bob), "5.000000");
+  const dataDir = run.events.find((e) => e.event === "network")?.data_dir as string;
+  assert.throws(() => Deno.statSync(dataDir), Deno.errors.NotFound, "its folder (keys) is removed");
   const kinds = run.events.map((e) => e.event);
   for (
     const kind of ["network", "funded", "certificate", "qc", "incoming", "included", "balances"]
@@ -80,6 +82,10 @@ Deno.test("--validators 4 --faulty 2 fails: the quorum is unreachable", async ()
     String(run.summary.reason),
     /quorum unreachable: 2 of 4 validators are up, 3 certificates needed/,
   );
+  const kept = run.stderr.match(/logs kept in (\S+)/)?.[1];
+  assert.ok(kept, run.stderr);
+  assert.ok(Deno.statSync(`${kept}/committee.json`).isFile);
+  await Deno.remove(kept, { recursive: true });
 });
 
 Deno.test("bad options are refused with exit code 2 and the option named", async () => {

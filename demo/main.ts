@@ -31,7 +31,8 @@ Options:
   --faulty K         validators that crash before the payments (the run fails once K > f) [default: 0]
   --block-time S     anvil block interval in seconds [default: 2]
   --rpc-url URL      use this Tempo node (with anvil's dev accounts) instead of starting anvil
-  --data-dir DIR     keys, committee, KV files and logs [default: a new temporary folder]
+  --data-dir DIR     keys, committee, KV files and logs [default: a new temporary folder,
+                     removed at the end unless the run failed]
   --backend-port P   port of the backend and web UI [default: a free port]
   --web-dir DIR      web UI files the backend serves at / [default: the UI this program
                      ships with, or built from source into DATA_DIR/web]
@@ -149,15 +150,29 @@ async function demo(args: string[], netOnly: boolean): Promise<number> {
     ...(webDir ? { webDir } : {}),
     demoAccounts: interactive,
   });
-  const net = await Promise.race([starting, stop.promise.then(() => undefined)]);
+  // A folder of our own is removed at the end (it holds validator keys), unless the run failed:
+  // then its logs say why.
+  const removeDataDir = async (ok: boolean) => {
+    if (options.network.dataDir !== undefined) return;
+    if (ok) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    else console.error(`demo: logs kept in ${dataDir}`);
+  };
+  const net = await Promise.race([starting, stop.promise.then(() => undefined)]).catch(
+    async (e) => {
+      stop.dispose();
+      await removeDataDir(false);
+      throw e;
+    },
+  );
   if (net === undefined) {
     await starting.then((n) => n.stop(), () => {});
     stop.dispose();
+    await removeDataDir(true);
     return 130;
   }
+  let ok = true;
   try {
     describe(net, webDir !== undefined, report);
-    let ok = true;
     if (!netOnly) {
       const summary: ScenarioSummary = await Promise.race([
         runScenario(net, { faulty: options.faulty }, report),
@@ -177,9 +192,13 @@ async function demo(args: string[], netOnly: boolean): Promise<number> {
       await stop.promise;
     }
     return ok ? 0 : 1;
+  } catch (e) {
+    ok = false;
+    throw e;
   } finally {
     await net.stop();
     stop.dispose();
+    await removeDataDir(ok);
   }
 }
 

@@ -38,7 +38,10 @@ export interface NetworkOptions {
   readonly blockTimeSeconds: number;
   /** Use this Tempo node instead of starting anvil. */
   readonly rpcUrl?: string;
-  /** Where keys, committee, KV files and logs go; default a new temporary folder. */
+  /**
+   * Where keys, committee, KV files and logs go; default a new temporary folder, which `stop`
+   * removes (validator keys must not be left behind).
+   */
   readonly dataDir?: string;
   /** Backend listen port; default a free one. */
   readonly backendPort?: number;
@@ -105,6 +108,9 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "allegro-net-" });
   await Deno.mkdir(dataDir, { recursive: true });
   const started: { stop(): Promise<void> }[] = [];
+  if (options.dataDir === undefined) {
+    started.push({ stop: () => Deno.remove(dataDir, { recursive: true }) });
+  }
   const stopAll = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => {});
     started.length = 0;
