@@ -121,5 +121,7 @@ export async function verifyBoardEntry(
   if (problem !== undefined) {
     throw new AllegroError("INVALID_FORMAT", `board entry ${entry.sequence}: ${problem}`);
   }
-  return { sequence: entry.sequence, certificate, payment, parentQcHash: entry.parentQcHash };
+  // A copy, not a view into the page it came in (see certificateFromProto).
+  const parentQcHash = entry.parentQcHash.slice();
+  return { sequence: entry.sequence, certificate, payment, parentQcHash };
 }

@@ -34,7 +34,10 @@ export function certificateToProto(c: Certificate): ValidatorCertificate {
 }
 
 /**
- * A wire certificate as a {@linkcode Certificate} (sizes are checked when it is verified).
+ * A wire certificate as a {@linkcode Certificate} (sizes are checked when it is verified). The
+ * byte fields are copies: a message decoded from binary holds views into the whole response
+ * buffer, which a stored or cached certificate would otherwise keep alive (and Deno KV would
+ * serialize in full).
  *
  * @example
  * ```ts ignore
@@ -43,10 +46,10 @@ export function certificateToProto(c: Certificate): ValidatorCertificate {
  */
 export function certificateFromProto(m: ValidatorCertificate): Certificate {
   return {
-    signer: m.signer,
-    txHash: m.txHash,
-    effectsHash: m.effectsHash,
-    signature: m.signature,
+    signer: m.signer.slice(),
+    txHash: m.txHash.slice(),
+    effectsHash: m.effectsHash.slice(),
+    signature: m.signature.slice(),
     createdUnixMillis: m.createdUnixMillis,
   };
 }

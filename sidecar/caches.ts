@@ -9,8 +9,20 @@
 import { bytesToHex } from "viem";
 import { decodePayment, type Ed25519Backend, type Payment } from "@allegro/client";
 
-/** A map that forgets its oldest entries beyond `limit`. */
-class Bounded<V> {
+/**
+ * A map that forgets its oldest entries beyond `limit` (for what can be computed or fetched
+ * again, never for state that must not be lost).
+ *
+ * @example
+ * ```ts
+ * import { Bounded } from "./caches.ts";
+ *
+ * const seen = new Bounded<true>(2);
+ * for (const k of ["a", "b", "c"]) seen.set(k, true);
+ * console.log(seen.get("a"), seen.get("c")); // undefined true
+ * ```
+ */
+export class Bounded<V> {
   readonly #map = new Map<string, V>();
   constructor(readonly limit: number) {}
 

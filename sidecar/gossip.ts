@@ -6,11 +6,12 @@
  *
  * @module
  */
-import { createClient } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import type { Hex } from "viem";
+import { bytesToHex, type Hex } from "viem";
 import { FastPaySidecar } from "@allegro/proto";
 import { bytesEqual, type Committee, verifyBoardEntry } from "@allegro/client";
+import { Bounded } from "./caches.ts";
 import type { Logger } from "./log.ts";
 import type { SidecarMetrics } from "./metrics.ts";
 import type { GossipWrite, Store } from "./store.ts";
@@ -31,6 +32,10 @@ export interface GossipOptions {
   readonly maxPagesPerRound: number;
   /** Per-request timeout. */
   readonly timeoutMillis: number;
+  /** How many stored entries are remembered so as not to verify them again (default 65,536). */
+  readonly rememberedEntries?: number;
+  /** Checks one entry (default {@linkcode verifyBoardEntry}). */
+  readonly verify?: typeof verifyBoardEntry;
 }
 
 /**
@@ -46,12 +51,34 @@ export interface GossipOptions {
 export class Gossip {
   readonly #o: GossipOptions;
   readonly #cursors = new Map<string, bigint>();
+  readonly #clients = new Map<string, Client<typeof FastPaySidecar>>();
+  /**
+   * Entries (tx hash and signer) verified and stored, from any peer: every peer's board carries
+   * the certificates it gossiped too, so the same one comes from several peers.
+   */
+  readonly #stored: Bounded<true>;
+  /** Entries being verified and stored from one peer: another peer's pull skips them. */
+  readonly #inFlight = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<number> | undefined;
   #stopped = false;
 
   constructor(options: GossipOptions) {
     this.#o = options;
+    this.#stored = new Bounded(options.rememberedEntries ?? 65_536);
+    for (const peer of options.peers) {
+      this.#clients.set(
+        peer,
+        createClient(
+          FastPaySidecar,
+          createConnectTransport({
+            baseUrl: peer,
+            useBinaryFormat: true,
+            defaultTimeoutMs: options.timeoutMillis,
+          }),
+        ),
+      );
+    }
   }
 
   /** Starts pulling every `intervalMillis`. */
@@ -79,10 +106,8 @@ export class Gossip {
 
   async #pull(peer: string): Promise<number> {
     const { committee, store, log } = this.#o;
-    const client = createClient(
-      FastPaySidecar,
-      createConnectTransport({ baseUrl: peer, defaultTimeoutMs: this.#o.timeoutMillis }),
-    );
+    const verify = this.#o.verify ?? verifyBoardEntry;
+    const client = this.#clients.get(peer)!;
     let added = 0;
     try {
       for (let page = 0; page < this.#o.maxPagesPerRound; page++) {
@@ -92,12 +117,17 @@ export class Gossip {
           limit: this.#o.pageLimit,
         });
         const writes: GossipWrite[] = [];
+        const ids: string[] = [];
         let rejected = 0;
         for (const entry of response.entries) {
           if (entry.sequence <= after) continue; // a cursor never goes back
           if (entry.certificate && bytesEqual(entry.certificate.signer, this.#o.self)) continue;
+          const id = entry.certificate &&
+            bytesToHex(entry.certificate.txHash) + bytesToHex(entry.certificate.signer);
+          if (id !== undefined && (this.#stored.get(id) || this.#inFlight.has(id))) continue;
+          if (id !== undefined) this.#inFlight.add(id);
           try {
-            const v = await verifyBoardEntry(committee, entry);
+            const v = await verify(committee, entry);
             writes.push({
               kind: "gossip",
               entry: {
@@ -113,14 +143,21 @@ export class Gossip {
                 validBeforeMillis: v.payment.validBeforeMillis,
               },
             });
+            ids.push(id!);
           } catch (e) {
+            if (id !== undefined) this.#inFlight.delete(id);
             rejected++;
             if (rejected === 1) {
               log.warn("peer served an invalid entry", { peer, error: String(e) });
             }
           }
         }
-        added += await store.addGossip(writes);
+        // Should storing fail, this peer's cursor stays: the entries come again next round.
+        const stored = await store.addGossip(writes).finally(() => {
+          for (const id of ids) this.#inFlight.delete(id);
+        });
+        for (const id of ids) this.#stored.set(id, true);
+        added += stored;
         const last = response.entries.at(-1)?.sequence;
         if (last !== undefined && last > after) this.#cursors.set(peer, last);
         if (!response.hasMore || last === undefined) break;

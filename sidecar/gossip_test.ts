@@ -8,6 +8,7 @@ import {
   decodePayment,
   paymentEffectsHash,
   paymentTxHash,
+  verifyBoardEntry,
 } from "@allegro/client";
 import { serveConnect } from "@allegro/client/server";
 import { Gossip } from "./gossip.ts";
@@ -114,5 +115,40 @@ Deno.test("gossip keeps verified peer certificates, drops forged ones, and a flo
   assert.equal((await f.store.board({ afterSequence: 1001n, limit: 10 })).length, 1);
 
   await peer.close();
+  f.store.close();
+});
+
+Deno.test("gossip verifies a certificate served by several peers once, and stores it once", async () => {
+  const f = await testCertifier();
+  const { signedTx } = await submission(alice, { amount: 2n });
+  const payment = decodePayment(signedTx, { chainId: 1337n });
+  const cert = await f.signers[1].sign(paymentTxHash(payment), paymentEffectsHash(payment), 5n);
+  const served = create(BulletinEntrySchema, {
+    sequence: 1n,
+    certificate: certificateToProto(cert),
+    signedTx,
+  });
+  const peers = [fakePeer([served]), fakePeer([served])];
+  let verified = 0;
+  const gossip = new Gossip({
+    peers: peers.map((p) => `http://127.0.0.1:${p.port}`),
+    committee: f.committee,
+    self: f.signers[0].publicKey,
+    store: f.store,
+    log: jsonLogger("test", () => {}),
+    metrics: new SidecarMetrics(),
+    intervalMillis: 10,
+    pageLimit: 10,
+    maxPagesPerRound: 1,
+    timeoutMillis: 5000,
+    verify: (committee, entry) => {
+      verified++;
+      return verifyBoardEntry(committee, entry);
+    },
+  });
+  assert.equal(await gossip.round(), 1);
+  assert.equal(verified, 1);
+  assert.equal((await f.store.board({ afterSequence: 0n, limit: 10 })).length, 1);
+  await Promise.all(peers.map((p) => p.close()));
   f.store.close();
 });

@@ -275,7 +275,8 @@ export async function prepareSubmission(
   request: SubmissionRequest,
   context: PrepareContext,
 ): Promise<Submission> {
-  const parentQcHash = request.parentQcHash.length > 0 ? request.parentQcHash : undefined;
+  // A copy: it is stored, and a binary request's fields are views into the whole request body.
+  const parentQcHash = request.parentQcHash.length > 0 ? request.parentQcHash.slice() : undefined;
   if (parentQcHash !== undefined && parentQcHash.length !== 32) {
     invalidFormat("parent_qc_hash", `must be 32 bytes, got ${parentQcHash.length}`);
   }
