@@ -389,6 +389,20 @@ Deno.test("another selector (approve) or bad calldata is NOT_PAYMENT_TX", async 
   assertRejects(() => decode(trailing), "NOT_PAYMENT_TX", "calls[0].data", "canonical");
   const short = await signTempo({ ...tx, calls: [{ to: TOKEN, data: TRANSFER_SELECTOR }] });
   assertRejects(() => decode(short), "NOT_PAYMENT_TX", "calls[0].data");
+  // A recipient word with a set bit above the 20 address bytes: the EVM ignores it, so it
+  // would be another encoding (another tx_hash) of the same payment.
+  const words = transferData(10n).slice(10);
+  const dirty = await signTempo({
+    ...tx,
+    calls: [{ to: TOKEN, data: `${TRANSFER_SELECTOR}01${words.slice(2)}` }],
+  });
+  assertRejects(() => decode(dirty), "NOT_PAYMENT_TX", "calls[0].data", "canonical");
+  // transferWithMemo without its memo word.
+  const noMemo = await signTempo({
+    ...tx,
+    calls: [{ to: TOKEN, data: `${TRANSFER_WITH_MEMO_SELECTOR}${words}` }],
+  });
+  assertRejects(() => decode(noMemo), "NOT_PAYMENT_TX", "calls[0].data", "canonical");
 });
 
 Deno.test("a nonce key outside the 0x5b lane is NOT_PAYMENT_TX", async () => {
