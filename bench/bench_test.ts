@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { CHAIN_ID, startIsolated } from "./isolated.ts";
 import { drive, quantile, summarize } from "./load.ts";
 import { markdownTable } from "./report.ts";
-import { measureProcesses } from "./proc.ts";
+import { measureProcesses, spawnReady } from "./proc.ts";
 import {
   benchAccounts,
   chainedPayments,
@@ -101,4 +101,23 @@ Deno.test("an isolated sidecar certifies single and chained payments, closed loo
     sidecar.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the platform-floor server commits each request durably, answers, and exits with its stdin", async () => {
+  const dir = await Deno.makeTempDir();
+  const server = await spawnReady<{ url: string; pid: number }>([
+    new URL("./floor_server.ts", import.meta.url).href,
+    join(dir, "floor.kv"),
+  ]);
+  const body = new Uint8Array(300).map((_, i) => i % 256);
+  const answer = new Uint8Array(
+    await (await fetch(server.info.url, { method: "POST", body })).arrayBuffer(),
+  );
+  assert.deepEqual(answer, body.subarray(0, 200));
+  await server.stop();
+  assert.equal((await server.child.status).success, true);
+  const kv = await Deno.openKv(join(dir, "floor.kv"));
+  assert.deepEqual((await kv.get(["request", 1n])).value, body);
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
 });

@@ -6,7 +6,8 @@
  * - `http-single` / `http-chained`: the same sidecar in its own process behind its Connect service
  *   on `Deno.serve`, driven over loopback HTTP/1.1 (Connect binary protocol);
  * - `qc4`: anvil, 4 sidecar processes and the backend; each payment goes to the backend, which
- *   fans it out and returns the 3-of-4 QC.
+ *   fans it out and returns the 3-of-4 QC, then from the client's own fan-out; then the platform
+ *   floor: the same fan-out to 4 processes that only make one durable Deno KV commit and answer.
  *
  * Isolated scenarios run closed-loop (`--concurrency` in flight) to find the throughput, then
  * open-loop at `--load` (default 80%; a list for a curve) of it to measure latency. Chained payments spend a parent
@@ -56,7 +57,13 @@ import {
   type PreparedPayment,
   singlePayments,
 } from "./payments.ts";
-import { loadAverage, measureProcesses, type ProcUsage } from "./proc.ts";
+import {
+  loadAverage,
+  measureProcesses,
+  type ProcUsage,
+  type ReadyChild,
+  spawnReady,
+} from "./proc.ts";
 import { markdownTable } from "./report.ts";
 import { measurePrimitives, type PrimitiveCost, primitivesTable } from "./primitives.ts";
 
@@ -346,7 +353,7 @@ async function isolatedScenario(
   };
   const empty = payees.map((p) => p.address.toLowerCase());
   let sidecar: IsolatedSidecar | undefined;
-  let child: Deno.ChildProcess | undefined;
+  let child: ReadyChild<{ url: string; pid: number; secp256k1: string }> | undefined;
   try {
     let send: (p: PreparedPayment) => Promise<Outcome>;
     let processes: { name: string; pid: number | "self" }[];
@@ -366,35 +373,14 @@ async function isolatedScenario(
     } else {
       const emptyFile = join(dir, "empty.json");
       await Deno.writeTextFile(emptyFile, JSON.stringify(empty));
-      child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          ...(o.profile ? ["--cpu-prof", `--cpu-prof-dir=${o.profile}`] : []),
-          new URL("./isolated_server.ts", import.meta.url).href,
-          join(dir, "sidecar.kv"),
-          emptyFile,
-          o.secp256k1,
-        ],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream())
-        .getReader();
-      let line = "";
-      const deadline = Date.now() + 60_000;
-      while (!line.includes("\n") && Date.now() < deadline) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        line += value;
-      }
-      reader.releaseLock();
-      const info = JSON.parse(line) as {
-        url: string;
-        pid: number;
-        secp256k1: string;
-      };
+      child = await spawnReady<{ url: string; pid: number; secp256k1: string }>([
+        ...(o.profile ? ["--cpu-prof", `--cpu-prof-dir=${o.profile}`] : []),
+        new URL("./isolated_server.ts", import.meta.url).href,
+        join(dir, "sidecar.kv"),
+        emptyFile,
+        o.secp256k1,
+      ]);
+      const info = child.info;
       const client = createClient(
         FastPaySidecar,
         createConnectTransport({ baseUrl: info.url, useBinaryFormat: true }),
@@ -448,12 +434,7 @@ async function isolatedScenario(
     return { rows, secp256k1 };
   } finally {
     sidecar?.close();
-    if (child) {
-      await child.stdin.close().catch(() => {});
-      const timer = setTimeout(() => child!.kill("SIGKILL"), 10_000);
-      await child.status;
-      clearTimeout(timer);
-    }
+    await child?.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
@@ -614,6 +595,56 @@ async function qc4Scenario(o: Options): Promise<BenchRow[]> {
   }
 }
 
+/**
+ * The least a QC can take here: the client's fan-out, at the qc4 rate, to four processes that
+ * only read the request, make one durable Deno KV commit and answer (`floor_server.ts`); the
+ * third answer ends the request, as a QC needs three of four.
+ */
+async function qcFloor(o: Options): Promise<BenchRow> {
+  const dir = await Deno.makeTempDir({ prefix: "allegro-bench-floor-", dir: o.kvDir });
+  const servers: ReadyChild<{ url: string; pid: number }>[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      servers.push(
+        await spawnReady([
+          new URL("./floor_server.ts", import.meta.url).href,
+          join(dir, `v${i}.kv`),
+        ]),
+      );
+    }
+    const body = new Uint8Array(400).fill(7); // about a signed payment
+    const send = (): Promise<Outcome> =>
+      new Promise((resolve) => {
+        let answered = 0;
+        for (const { info } of servers) {
+          fetch(info.url, { method: "POST", body }).then(async (r) => {
+            await r.arrayBuffer();
+            if (++answered === 3) resolve({ ok: true });
+          }, () => resolve({ ok: false, code: "HTTP" }));
+        }
+      });
+    const count = Math.ceil(o.qcRate * o.durationMillis / 1000);
+    await drive(Array.from({ length: o.qcRate }, () => 0), send, {
+      concurrency: 1,
+      durationMillis: 10_000,
+    });
+    const window = measureProcesses([
+      { name: "bench", pid: "self" },
+      ...servers.map((s, i) => ({ name: `f${i}`, pid: s.info.pid })),
+    ]);
+    const stats = await drive(Array.from({ length: count }, () => 0), send, {
+      rate: o.qcRate,
+      durationMillis: o.durationMillis + 5000,
+    });
+    const mode = `platform floor, rate ${o.qcRate}/s`;
+    log(`qc4 ${mode}: p50 ${stats.latencyMillis.p50} ms, p99 ${stats.latencyMillis.p99} ms`);
+    return { scenario: "qc4", mode, stats, processes: window.stop() };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Runs the benchmark; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
   let o: Options | undefined;
@@ -646,6 +677,7 @@ export async function main(args: string[]): Promise<number> {
       }
     } else if (scenario === "qc4") {
       rows.push(...await qc4Scenario(o));
+      rows.push(await qcFloor(o));
     } else {
       const r = await isolatedScenario(scenario, o, signer);
       rows.push(...r.rows);

@@ -83,3 +83,57 @@ export function loadAverage(): number | undefined {
     return undefined;
   }
 }
+
+/** A benchmark child process and the JSON line it printed when ready. */
+export interface ReadyChild<T> {
+  readonly child: Deno.ChildProcess;
+  readonly info: T;
+  /** Closes its standard input (it exits; after 10 s it is killed) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `deno run --allow-all …args` and waits (at most a minute) for the one JSON line the child
+ * prints when it is ready; the child exits when its standard input closes.
+ *
+ * @example
+ * ```ts ignore
+ * const floor = await spawnReady<{ url: string; pid: number }>([serverUrl, kvPath]);
+ * await floor.stop();
+ * ```
+ */
+export async function spawnReady<T>(args: readonly string[]): Promise<ReadyChild<T>> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  const deadline = Date.now() + 60_000;
+  while (!line.includes("\n") && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    line += value;
+  }
+  reader.releaseLock();
+  let info: T;
+  try {
+    info = JSON.parse(line) as T;
+  } catch {
+    child.kill();
+    await child.status;
+    throw new Error(`${args[0]} did not start (printed ${JSON.stringify(line)})`);
+  }
+  return {
+    child,
+    info,
+    async stop() {
+      await child.stdin.close().catch(() => {});
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await child.status;
+      clearTimeout(timer);
+    },
+  };
+}
