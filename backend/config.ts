@@ -1,11 +1,19 @@
 /**
- * `backend run` settings: one table of options drives flag parsing, the config file (a JSON
- * object with the same kebab-case keys; flags win), validation and `--help`.
+ * `backend run` settings: the option table (read by `@allegro/client/cli`: flags, the config
+ * file, validation and `--help`) and the validated {@linkcode BackendConfig}.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { type Hex, isAddress } from "viem";
+import {
+  CONFIG_OPTION,
+  ConfigError,
+  optionsHelp,
+  type OptionSpec,
+  readOptions,
+} from "@allegro/client/cli";
+
+export { ConfigError };
 
 /** Validated settings of a running backend. */
 export interface BackendConfig {
@@ -37,25 +45,14 @@ export interface BackendConfig {
   readonly tokens: readonly Hex[];
 }
 
-type Kind = "string" | "address" | "url" | "int" | "bool" | "list";
-
-interface Option {
-  readonly flag: string;
-  readonly kind: Kind;
-  readonly help: string;
-  readonly default?: string;
-  readonly min?: number;
-  readonly max?: number;
-}
-
 /** pathUSD, AlphaUSD, BetaUSD and ThetaUSD: the TIP-20 tokens of a fresh Tempo chain. */
 export const DEFAULT_TOKENS: readonly Hex[] = [0, 1, 2, 3].map((i) =>
   `0x20c000000000000000000000000000000000000${i}` as Hex
 );
 
 /** Every `backend run` option, in `--help` order. */
-export const RUN_OPTIONS: readonly Option[] = [
-  { flag: "config", kind: "string", help: "JSON file with any of these options (flags win)" },
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  CONFIG_OPTION,
   {
     flag: "listen",
     kind: "address",
@@ -63,13 +60,24 @@ export const RUN_OPTIONS: readonly Option[] = [
     help: "HOST:PORT for REST, SSE, Connect, gRPC-Web, the web UI, /healthz and /metrics",
   },
   { flag: "grpc-listen", kind: "address", help: "HOST:PORT for plain gRPC (HTTP/2), optional" },
-  { flag: "committee", kind: "string", help: "committee JSON file (chain_id, epoch, validators)" },
+  {
+    flag: "committee",
+    kind: "string",
+    required: true,
+    help: "committee JSON file (chain_id, epoch, validators)",
+  },
   {
     flag: "kv",
     kind: "string",
+    required: true,
     help: "Deno KV database path for tx lifecycles (created if missing)",
   },
-  { flag: "rpc-url", kind: "url", help: "Tempo JSON-RPC endpoint, http:// or ws://" },
+  {
+    flag: "rpc-url",
+    kind: "url",
+    required: true,
+    help: "Tempo JSON-RPC endpoint, http:// or ws://",
+  },
   {
     flag: "sidecar-timeout-ms",
     kind: "int",
@@ -189,58 +197,14 @@ export const RUN_OPTIONS: readonly Option[] = [
     flag: "tokens",
     kind: "list",
     default: DEFAULT_TOKENS.join(","),
+    hideDefault: true,
     help: "comma-separated TIP-20 tokens reported by GET /api/v1/accounts/{address}",
   },
 ];
 
-const REQUIRED = ["committee", "kv", "rpc-url"];
-
-/** Raised for a bad option; the message names the option and the value. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
 /** The `--help` text of `backend run`. */
 export function runHelp(): string {
-  const lines = RUN_OPTIONS.map((o) => {
-    const req = REQUIRED.includes(o.flag) ? " (required)" : "";
-    const def = o.default !== undefined && o.default !== "" && o.flag !== "tokens"
-      ? ` [default: ${o.default}]`
-      : "";
-    return `  --${o.flag.padEnd(20)} ${o.help}${req}${def}`;
-  });
-  return ["Usage: backend run [options]", "", "Options:", ...lines].join("\n");
-}
-
-function parseAddress(flag: string, value: string) {
-  const m = /^(.+):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new ConfigError(`--${flag} must be HOST:PORT, got "${value}"`);
-  return { hostname: m[1].replace(/^\[(.*)\]$/, "$1"), port };
-}
-
-function parseUrl(flag: string, value: string): string {
-  if (!URL.canParse(value)) throw new ConfigError(`--${flag} must be a URL, got "${value}"`);
-  return value;
-}
-
-function parseInt_(o: Option, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < (o.min ?? 0) || n > (o.max ?? Number.MAX_SAFE_INTEGER)) {
-    throw new ConfigError(
-      `--${o.flag} must be an integer in ${o.min ?? 0}…${o.max}, got "${value}"`,
-    );
-  }
-  return n;
-}
-
-function parseBool(flag: string, value: string): boolean {
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new ConfigError(`--${flag} must be true or false, got "${value}"`);
+  return optionsHelp("Usage: backend run [options]", RUN_OPTIONS);
 }
 
 /**
@@ -258,79 +222,43 @@ function parseBool(flag: string, value: string): boolean {
  * ```
  */
 export async function parseRunConfig(args: readonly string[]): Promise<BackendConfig> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: Object.fromEntries(RUN_OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const flags = parsed.values as Record<string, string | undefined>;
-  let file: Record<string, unknown> = {};
-  if (flags.config !== undefined) {
-    try {
-      file = JSON.parse(await Deno.readTextFile(flags.config));
-    } catch (e) {
-      throw new ConfigError(`--config ${flags.config}: ${(e as Error).message}`);
-    }
-    if (typeof file !== "object" || file === null || Array.isArray(file)) {
-      throw new ConfigError(`--config ${flags.config} must hold a JSON object`);
-    }
-    for (const key of Object.keys(file)) {
-      if (!RUN_OPTIONS.some((o) => o.flag === key && key !== "config")) {
-        throw new ConfigError(`--config ${flags.config}: unknown option "${key}"`);
-      }
-    }
-  }
-  const raw = (flag: string): string | undefined => {
-    const fromFile = file[flag];
-    const value = flags[flag] ??
-      (Array.isArray(fromFile) ? fromFile.join(",") : fromFile?.toString());
-    return value ?? RUN_OPTIONS.find((o) => o.flag === flag)?.default;
-  };
-  for (const flag of REQUIRED) {
-    if (!raw(flag)) throw new ConfigError(`--${flag} is required (see backend run --help)`);
-  }
-  const int = (flag: string) => parseInt_(RUN_OPTIONS.find((o) => o.flag === flag)!, raw(flag)!);
-  const list = (flag: string) => (raw(flag) ?? "").split(",").map((p) => p.trim()).filter(Boolean);
-  const grpc = raw("grpc-listen");
-  const webDir = raw("web-dir");
-  const demoAccounts = raw("demo-accounts");
-  const tokens = list("tokens");
+  const o = await readOptions(args, RUN_OPTIONS, "backend run");
+  const grpcListen = o.address("grpc-listen");
+  const webDir = o.string("web-dir");
+  const demoAccounts = o.string("demo-accounts");
+  const tokens = o.list("tokens");
   for (const token of tokens) {
     if (!isAddress(token, { strict: false })) {
       throw new ConfigError(`--tokens must be addresses, got "${token}"`);
     }
   }
-  const corsOrigins = list("cors-origin");
+  const corsOrigins = o.list("cors-origin");
   for (const origin of corsOrigins) {
     if (origin !== "*" && !URL.canParse(origin)) {
-      throw new ConfigError(`--cors-origin must be * or origins like http://host:port`);
+      throw new ConfigError(
+        `--cors-origin must be * or origins like http://host:port, got "${origin}"`,
+      );
     }
   }
   return {
-    listen: parseAddress("listen", raw("listen")!),
-    ...(grpc ? { grpcListen: parseAddress("grpc-listen", grpc) } : {}),
-    committee: raw("committee")!,
-    kv: raw("kv")!,
-    rpcUrl: parseUrl("rpc-url", raw("rpc-url")!),
-    sidecarTimeoutMillis: int("sidecar-timeout-ms"),
-    healthIntervalMillis: int("health-interval-ms"),
-    boardPollMillis: int("board-poll-ms"),
-    chainPollMillis: int("chain-poll-ms"),
-    confirmations: int("confirmations"),
-    forward: parseBool("forward", raw("forward")!),
-    maxBodyBytes: int("max-body-bytes"),
-    certCacheSize: int("cert-cache-size"),
-    maxBoardEntries: int("max-board-entries"),
-    maxPage: int("max-page"),
-    maxSseClients: int("max-sse-clients"),
-    watchMaxMillis: int("watch-max-ms"),
-    txTtlMillis: int("tx-ttl-ms"),
+    listen: o.address("listen")!,
+    ...(grpcListen ? { grpcListen } : {}),
+    committee: o.string("committee")!,
+    kv: o.string("kv")!,
+    rpcUrl: o.url("rpc-url"),
+    sidecarTimeoutMillis: o.int("sidecar-timeout-ms"),
+    healthIntervalMillis: o.int("health-interval-ms"),
+    boardPollMillis: o.int("board-poll-ms"),
+    chainPollMillis: o.int("chain-poll-ms"),
+    confirmations: o.int("confirmations"),
+    forward: o.bool("forward"),
+    maxBodyBytes: o.int("max-body-bytes"),
+    certCacheSize: o.int("cert-cache-size"),
+    maxBoardEntries: o.int("max-board-entries"),
+    maxPage: o.int("max-page"),
+    maxSseClients: o.int("max-sse-clients"),
+    watchMaxMillis: o.int("watch-max-ms"),
+    txTtlMillis: o.int("tx-ttl-ms"),
     corsOrigins,
     ...(webDir ? { webDir } : {}),
     ...(demoAccounts ? { demoAccounts } : {}),

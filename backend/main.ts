@@ -11,7 +11,8 @@
  */
 import { jsonLogger } from "../sidecar/log.ts";
 import { startBackend } from "./app.ts";
-import { ConfigError, parseRunConfig, runHelp } from "./config.ts";
+import { runCommands, stopSignal } from "@allegro/client/cli";
+import { parseRunConfig, runHelp } from "./config.ts";
 import { dirAssets } from "./static.ts";
 import { packagedWebDir } from "./web/packaged.ts";
 
@@ -31,33 +32,14 @@ async function run(args: string[]): Promise<number> {
   // A compiled or bundled backend serves the web UI it ships with (--web-dir wins).
   const shipped = packagedWebDir();
   const backend = await startBackend(config, log, shipped ? { assets: dirAssets(shipped) } : {});
-  const stopped = Promise.withResolvers<void>();
-  const stop = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  await stopped.promise;
+  await stopSignal();
   await backend.stop();
   return 0;
 }
 
 /** Runs the command line `args`; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
-  try {
-    if (command === "run") return await run(rest);
-    if (command === undefined || command === "--help" || command === "-h") {
-      console.log(USAGE);
-      return command === undefined ? 2 : 0;
-    }
-    throw new ConfigError(`unknown command "${command}"`);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`backend: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    console.error(`backend: ${(e as Error).message}`);
-    return 1;
-  }
+export function main(args: string[]): Promise<number> {
+  return runCommands("backend", USAGE, { run }, args);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import { REJECT_CODES } from "@allegro/client";
+import { STAGES } from "./record.ts";
 
 const hex = (description: string, bytes?: number) => ({
   type: "string",
@@ -14,30 +16,6 @@ const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type:
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Record<string, unknown>) => ({ "application/json": { schema } });
 const error = (description: string) => ({ description, content: json(ref("Error")) });
-
-const STAGES = [
-  "ACCEPTED",
-  "CERTIFIED",
-  "QUEUED_ONCHAIN",
-  "INCLUDED",
-  "FINALIZED",
-  "REJECTED",
-  "EXPIRED",
-  "FAILED",
-];
-const REJECT_CODES = [
-  "INVALID_FORMAT",
-  "WRONG_CHAIN",
-  "NOT_PAYMENT_TX",
-  "EQUIVOCATION",
-  "EXPIRED",
-  "NONCE_SEQ_TOO_LOW",
-  "NONCE_SEQ_TOO_HIGH",
-  "MISSING_PARENT_QC",
-  "INVALID_PARENT_QC",
-  "INSUFFICIENT_FUNDS",
-  "TEMPORARY_UNAVAILABLE",
-];
 
 const txHashParam = {
   name: "tx_hash",

@@ -9,6 +9,7 @@
  */
 import { bytesToHex, type Hex } from "viem";
 import type { Certificate } from "@allegro/client";
+import { type ExclusiveKv, openExclusiveKv } from "@allegro/client/deno";
 import { FINAL_STAGES, type RecordPayment, type TxRecord } from "./record.ts";
 
 const V = "v1";
@@ -87,15 +88,15 @@ const lower = (a: Hex) => a.toLowerCase() as Hex;
  */
 export class Store {
   readonly #kv: Deno.Kv;
-  readonly #lockFile: Deno.FsFile | undefined;
+  readonly #db: ExclusiveKv;
   readonly #options: StoreOptions;
   #queue: Promise<unknown> = Promise.resolve();
   #sequence = 0n;
   #first = 1n;
 
-  private constructor(kv: Deno.Kv, lockFile: Deno.FsFile | undefined, options: StoreOptions) {
-    this.#kv = kv;
-    this.#lockFile = lockFile;
+  private constructor(db: ExclusiveKv, options: StoreOptions) {
+    this.#db = db;
+    this.#kv = db.kv;
     this.#options = options;
   }
 
@@ -104,29 +105,16 @@ export class Store {
    * `path + ".lock"` so that two processes never write one database.
    */
   static async open(path: string, options: StoreOptions): Promise<Store> {
-    let lockFile: Deno.FsFile | undefined;
-    if (path !== ":memory:") {
-      lockFile = await Deno.open(`${path}.lock`, { create: true, write: true });
-      const locked = await Promise.race([
-        lockFile.lock(true).then(() => true),
-        new Promise<false>((r) => setTimeout(() => r(false), 2000)),
-      ]);
-      if (!locked) {
-        lockFile.close();
-        throw new Error(`KV path ${path} is in use by another backend process`);
-      }
-    }
-    const kv = await Deno.openKv(path);
-    const store = new Store(kv, lockFile, options);
-    store.#sequence = (await kv.get<bigint>(K.boardSeq)).value ?? 0n;
-    store.#first = (await kv.get<bigint>(K.boardFirst)).value ?? 1n;
+    const db = await openExclusiveKv(path, "backend");
+    const store = new Store(db, options);
+    store.#sequence = (await db.kv.get<bigint>(K.boardSeq)).value ?? 0n;
+    store.#first = (await db.kv.get<bigint>(K.boardFirst)).value ?? 1n;
     return store;
   }
 
   /** Closes the database and releases the process lock. */
   close(): void {
-    this.#kv.close();
-    this.#lockFile?.close();
+    this.#db.close();
   }
 
   /** Runs `fn` after every earlier write. */

@@ -1,7 +1,8 @@
 /**
  * `@allegro/client/deno`: the parts of the client that need Deno APIs and so are kept out of the
  * browser surface of `@allegro/client` — the Deno KV `NonceStore` that lets a wallet's
- * nonce reservations survive restarts.
+ * nonce reservations survive restarts, and `openExclusiveKv` for servers that must be the only
+ * process writing their database.
  *
  * @example
  * ```ts
@@ -23,4 +24,5 @@
  *
  * @module
  */
+export * from "./exclusive_kv.ts";
 export * from "./kv_nonce_store.ts";

@@ -1,10 +1,18 @@
 /**
- * `sidecar run` settings: one table of options drives flag parsing, the config file (a JSON
- * object with the same kebab-case keys; flags win), validation and `--help`.
+ * `sidecar run` settings: the option table (read by `@allegro/client/cli`: flags, the config
+ * file, validation and `--help`) and the validated {@linkcode SidecarConfig}.
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import {
+  CONFIG_OPTION,
+  ConfigError,
+  optionsHelp,
+  type OptionSpec,
+  readOptions,
+} from "@allegro/client/cli";
+
+export { ConfigError };
 
 /** Validated settings of a running sidecar. */
 export interface SidecarConfig {
@@ -30,21 +38,15 @@ export interface SidecarConfig {
   readonly staleAfterMillis: number;
 }
 
-type Kind = "string" | "address" | "url" | "urls" | "int";
-
-interface Option {
-  readonly flag: string;
-  readonly kind: Kind;
-  readonly help: string;
-  readonly default?: string;
-  readonly min?: number;
-  readonly max?: number;
-}
-
 /** Every `sidecar run` option, in `--help` order. */
-export const RUN_OPTIONS: readonly Option[] = [
-  { flag: "config", kind: "string", help: "JSON file with any of these options (flags win)" },
-  { flag: "name", kind: "string", help: "validator name, as in the committee file" },
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  CONFIG_OPTION,
+  {
+    flag: "name",
+    kind: "string",
+    required: true,
+    help: "validator name, as in the committee file",
+  },
   {
     flag: "listen",
     kind: "address",
@@ -52,10 +54,30 @@ export const RUN_OPTIONS: readonly Option[] = [
     help: "HOST:PORT for Connect, gRPC-Web, /healthz and /metrics",
   },
   { flag: "grpc-listen", kind: "address", help: "HOST:PORT for plain gRPC (HTTP/2), optional" },
-  { flag: "key", kind: "string", help: "key file written by `sidecar keygen` (mode 0600)" },
-  { flag: "committee", kind: "string", help: "committee JSON file (chain_id, epoch, validators)" },
-  { flag: "kv", kind: "string", help: "Deno KV database path (created if missing)" },
-  { flag: "rpc-url", kind: "url", help: "Tempo JSON-RPC endpoint, ws:// (newHeads) or http://" },
+  {
+    flag: "key",
+    kind: "string",
+    required: true,
+    help: "key file written by `sidecar keygen` (mode 0600)",
+  },
+  {
+    flag: "committee",
+    kind: "string",
+    required: true,
+    help: "committee JSON file (chain_id, epoch, validators)",
+  },
+  {
+    flag: "kv",
+    kind: "string",
+    required: true,
+    help: "Deno KV database path (created if missing)",
+  },
+  {
+    flag: "rpc-url",
+    kind: "url",
+    required: true,
+    help: "Tempo JSON-RPC endpoint, ws:// (newHeads) or http://",
+  },
   {
     flag: "peers",
     kind: "urls",
@@ -160,46 +182,9 @@ export const RUN_OPTIONS: readonly Option[] = [
   },
 ];
 
-const REQUIRED = ["name", "key", "committee", "kv", "rpc-url"];
-
-/** Raised for a bad option; the message names the option and the value. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
 /** The `--help` text of `sidecar run`. */
 export function runHelp(): string {
-  const lines = RUN_OPTIONS.map((o) => {
-    const req = REQUIRED.includes(o.flag) ? " (required)" : "";
-    const def = o.default !== undefined && o.default !== "" ? ` [default: ${o.default}]` : "";
-    return `  --${o.flag.padEnd(22)} ${o.help}${req}${def}`;
-  });
-  return ["Usage: sidecar run [options]", "", "Options:", ...lines].join("\n");
-}
-
-function parseAddress(flag: string, value: string) {
-  const m = /^(.+):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new ConfigError(`--${flag} must be HOST:PORT, got "${value}"`);
-  return { hostname: m[1].replace(/^\[(.*)\]$/, "$1"), port };
-}
-
-function parseUrl(flag: string, value: string): string {
-  if (!URL.canParse(value)) throw new ConfigError(`--${flag} must be a URL, got "${value}"`);
-  return value;
-}
-
-function parseInt_(o: Option, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < (o.min ?? 0) || n > (o.max ?? Number.MAX_SAFE_INTEGER)) {
-    throw new ConfigError(
-      `--${o.flag} must be an integer in ${o.min ?? 0}…${o.max}, got "${value}"`,
-    );
-  }
-  return n;
+  return optionsHelp("Usage: sidecar run [options]", RUN_OPTIONS);
 }
 
 /**
@@ -218,66 +203,28 @@ function parseInt_(o: Option, value: string): number {
  * ```
  */
 export async function parseRunConfig(args: readonly string[]): Promise<SidecarConfig> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: Object.fromEntries(RUN_OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const flags = parsed.values as Record<string, string | undefined>;
-  let file: Record<string, unknown> = {};
-  if (flags.config !== undefined) {
-    try {
-      file = JSON.parse(await Deno.readTextFile(flags.config));
-    } catch (e) {
-      throw new ConfigError(`--config ${flags.config}: ${(e as Error).message}`);
-    }
-    if (typeof file !== "object" || file === null || Array.isArray(file)) {
-      throw new ConfigError(`--config ${flags.config} must hold a JSON object`);
-    }
-    for (const key of Object.keys(file)) {
-      if (!RUN_OPTIONS.some((o) => o.flag === key && key !== "config")) {
-        throw new ConfigError(`--config ${flags.config}: unknown option "${key}"`);
-      }
-    }
-  }
-  const raw = (flag: string): string | undefined => {
-    const fromFile = file[flag];
-    const value = flags[flag] ??
-      (Array.isArray(fromFile) ? fromFile.join(",") : fromFile?.toString());
-    return value ?? RUN_OPTIONS.find((o) => o.flag === flag)?.default;
-  };
-  for (const flag of REQUIRED) {
-    if (!raw(flag)) throw new ConfigError(`--${flag} is required (see sidecar run --help)`);
-  }
-  const int = (flag: string) => parseInt_(RUN_OPTIONS.find((o) => o.flag === flag)!, raw(flag)!);
-  const grpc = raw("grpc-listen");
-  const peers = raw("peers")!.split(",").map((p) => p.trim()).filter(Boolean);
+  const o = await readOptions(args, RUN_OPTIONS, "sidecar run");
+  const grpcListen = o.address("grpc-listen");
   return {
-    name: raw("name")!,
-    listen: parseAddress("listen", raw("listen")!),
-    ...(grpc ? { grpcListen: parseAddress("grpc-listen", grpc) } : {}),
-    key: raw("key")!,
-    committee: raw("committee")!,
-    kv: raw("kv")!,
-    rpcUrl: parseUrl("rpc-url", raw("rpc-url")!),
-    peers: peers.map((p) => parseUrl("peers", p)),
-    gossipIntervalMillis: int("gossip-interval-ms"),
-    expiryWindowMillis: BigInt(int("expiry-window-ms")),
-    minValidityMillis: BigInt(int("min-validity-ms")),
-    minGas: BigInt(int("min-gas")),
-    maxBodyBytes: int("max-body-bytes"),
-    maxPage: int("max-page"),
-    maxTrackedAccounts: int("max-tracked-accounts"),
-    maxCachedEntries: int("max-cached-entries"),
-    maxGossipPerSigner: int("max-gossip-per-signer"),
-    requestTtlMillis: int("request-ttl-ms"),
-    maxBatch: int("max-batch"),
-    staleAfterMillis: int("stale-after-ms"),
+    name: o.string("name")!,
+    listen: o.address("listen")!,
+    ...(grpcListen ? { grpcListen } : {}),
+    key: o.string("key")!,
+    committee: o.string("committee")!,
+    kv: o.string("kv")!,
+    rpcUrl: o.url("rpc-url"),
+    peers: o.urls("peers"),
+    gossipIntervalMillis: o.int("gossip-interval-ms"),
+    expiryWindowMillis: BigInt(o.int("expiry-window-ms")),
+    minValidityMillis: BigInt(o.int("min-validity-ms")),
+    minGas: BigInt(o.int("min-gas")),
+    maxBodyBytes: o.int("max-body-bytes"),
+    maxPage: o.int("max-page"),
+    maxTrackedAccounts: o.int("max-tracked-accounts"),
+    maxCachedEntries: o.int("max-cached-entries"),
+    maxGossipPerSigner: o.int("max-gossip-per-signer"),
+    requestTtlMillis: o.int("request-ttl-ms"),
+    maxBatch: o.int("max-batch"),
+    staleAfterMillis: o.int("stale-after-ms"),
   };
 }

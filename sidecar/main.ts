@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import { bytesToHex } from "viem";
 import { startSidecar } from "./app.ts";
+import { runCommands, stopSignal } from "@allegro/client/cli";
 import { ConfigError, parseRunConfig, runHelp } from "./config.ts";
 import { writeKeyFile } from "./keyfile.ts";
 import { jsonLogger } from "./log.ts";
@@ -47,34 +48,14 @@ async function run(args: string[]): Promise<number> {
   const config = await parseRunConfig(args);
   const log = jsonLogger(config.name);
   const sidecar = await startSidecar(config, log);
-  const stopped = Promise.withResolvers<void>();
-  const stop = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  await stopped.promise;
+  await stopSignal();
   await sidecar.stop();
   return 0;
 }
 
 /** Runs the command line `args`; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
-  try {
-    if (command === "keygen") return await keygen(rest);
-    if (command === "run") return await run(rest);
-    if (command === undefined || command === "--help" || command === "-h") {
-      console.log(USAGE);
-      return command === undefined ? 2 : 0;
-    }
-    throw new ConfigError(`unknown command "${command}"`);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`sidecar: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    console.error(`sidecar: ${(e as Error).message}`);
-    return 1;
-  }
+export function main(args: string[]): Promise<number> {
+  return runCommands("sidecar", USAGE, { keygen, run }, args);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -8,6 +8,7 @@
  */
 import { bytesToHex, type Hex } from "viem";
 import { bytesEqual, type Certificate, type RejectCode } from "@allegro/client";
+import { type ExclusiveKv, openExclusiveKv } from "@allegro/client/deno";
 import type { PendingTx } from "./ledger.ts";
 
 /** A certificate with what a reader needs to verify it, as kept on the bulletin board. */
@@ -141,7 +142,7 @@ export class StoreUnavailableError extends Error {
  */
 export class Store {
   readonly #kv: Deno.Kv;
-  readonly #lockFile: Deno.FsFile | undefined;
+  readonly #db: ExclusiveKv;
   readonly #maxBatch: number;
   readonly #requestTtl: number;
   readonly #maxGossipPerSigner: number;
@@ -159,9 +160,9 @@ export class Store {
   readonly #pendingKeys = new Map<Hex, Deno.KvKey>();
   #commitMillis: number[] = [];
 
-  private constructor(kv: Deno.Kv, lockFile: Deno.FsFile | undefined, options: StoreOptions) {
-    this.#kv = kv;
-    this.#lockFile = lockFile;
+  private constructor(db: ExclusiveKv, options: StoreOptions) {
+    this.#db = db;
+    this.#kv = db.kv;
     // Deno KV allows 100 checks and 1000 mutations per commit; a certification uses at most
     // 2 checks and 8 mutations, and batches are cut to fit (see `cost`).
     this.#maxBatch = Math.min(options.maxBatch ?? 96, 96);
@@ -174,21 +175,9 @@ export class Store {
    * `path + ".lock"` so that two processes never write one database.
    */
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
-    let lockFile: Deno.FsFile | undefined;
-    if (path !== ":memory:") {
-      lockFile = await Deno.open(`${path}.lock`, { create: true, write: true });
-      const locked = await Promise.race([
-        lockFile.lock(true).then(() => true),
-        new Promise<false>((r) => setTimeout(() => r(false), 2000)),
-      ]);
-      if (!locked) {
-        lockFile.close();
-        throw new Error(`KV path ${path} is in use by another sidecar process`);
-      }
-    }
-    const kv = await Deno.openKv(path);
-    const store = new Store(kv, lockFile, options);
-    const entry = await kv.get<bigint>(K.boardSeq);
+    const db = await openExclusiveKv(path, "sidecar");
+    const store = new Store(db, options);
+    const entry = await db.kv.get<bigint>(K.boardSeq);
     store.#sequence = entry.value ?? 0n;
     store.#sequenceVersion = entry.versionstamp;
     return store;
@@ -196,8 +185,7 @@ export class Store {
 
   /** Closes the database and releases the process lock. */
   close(): void {
-    this.#kv.close();
-    this.#lockFile?.close();
+    this.#db.close();
   }
 
   /** The highest board sequence committed. */
