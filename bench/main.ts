@@ -45,7 +45,7 @@ import { pathToFileURL } from "node:url";
 import { FUNDER_KEYS, startAnvil } from "../demo/anvil.ts";
 import { spawnBackend, spawnSidecar, writeCommittee } from "../demo/network.ts";
 import { CHAIN_ID, type IsolatedSidecar, startIsolated } from "./isolated.ts";
-import { drive, type Outcome, type RunStats } from "./load.ts";
+import { drive, type Outcome, quantile, type RunStats } from "./load.ts";
 import {
   benchAccounts,
   chainedPayments,
@@ -75,7 +75,13 @@ export interface BenchRow {
   readonly stats: RunStats;
   readonly processes: ProcUsage[];
   /** Group commits of the in-process sidecar during the run. */
-  readonly commits?: { count: number; perCommit: number; meanMillis: number };
+  readonly commits?: {
+    count: number;
+    perCommit: number;
+    meanMillis: number;
+    p99Millis: number;
+    maxMillis: number;
+  };
 }
 
 interface Options {
@@ -280,24 +286,11 @@ async function throughputAndLatency(
         JSON.stringify(stats.rejects)
       }`,
     );
-    rows.push({
-      scenario,
-      mode,
-      stats,
-      processes: usage,
-      ...(millis?.length
-        ? {
-          commits: {
-            count: millis.length,
-            perCommit: Math.round(stats.certified / millis.length * 10) / 10,
-            meanMillis: Math.round(millis.reduce((a, b) => a + b, 0) / millis.length * 100) / 100,
-          },
-        }
-        : {}),
-    });
-    if (millis?.length) {
+    const groups = millis?.length ? commitStats(millis, stats.certified) : undefined;
+    rows.push({ scenario, mode, stats, processes: usage, ...(groups ? { commits: groups } : {}) });
+    if (groups) {
       log(
-        `  ${millis.length} KV commits, ${(stats.certified / millis.length).toFixed(1)} per commit`,
+        `  ${groups.count} KV commits, ${groups.perCommit} per commit, ${groups.meanMillis} ms mean, p99 ${groups.p99Millis} ms, max ${groups.maxMillis} ms`,
       );
     }
     return stats;
@@ -643,6 +636,22 @@ async function qcFloor(o: Options): Promise<BenchRow> {
     await Promise.all(servers.map((s) => s.stop()));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** The in-process sidecar's group commits during a run: how many, how full, how long. */
+function commitStats(
+  millis: readonly number[],
+  certified: number,
+): NonNullable<BenchRow["commits"]> {
+  const sorted = Float64Array.from(millis).sort();
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    count: millis.length,
+    perCommit: Math.round(certified / millis.length * 10) / 10,
+    meanMillis: round(millis.reduce((a, b) => a + b, 0) / millis.length),
+    p99Millis: round(quantile(sorted, 0.99)),
+    maxMillis: round(sorted[sorted.length - 1]),
+  };
 }
 
 /** Runs the benchmark; returns the process exit code. */
