@@ -9,6 +9,7 @@ import { AllegroError } from "./errors.ts";
 import { expectBytes } from "./bytes.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
+const UINT_MAX = { 8: 0xffn, 16: 0xffffn, 32: 0xffff_ffffn, 64: U64_MAX } as const;
 
 /**
  * Appends canonical fields and returns the concatenation. Every method validates its input and
@@ -33,11 +34,15 @@ export class CanonicalWriter {
   /** Writes an unsigned integer of `bits` width, big-endian. */
   #uint(field: string, value: number | bigint, bits: 8 | 16 | 32 | 64): this {
     const v = BigInt(value);
-    if (v < 0n || v > (1n << BigInt(bits)) - 1n) {
+    if (v < 0n || v > UINT_MAX[bits]) {
       throw new AllegroError("INVALID_FORMAT", `${field} must be a u${bits}, got ${v}`, { field });
     }
     const out = new Uint8Array(bits / 8);
-    for (let i = out.length - 1, x = v; i >= 0; i--, x >>= 8n) out[i] = Number(x & 0xffn);
+    const view = new DataView(out.buffer);
+    if (bits === 64) view.setBigUint64(0, v);
+    else if (bits === 32) view.setUint32(0, Number(v));
+    else if (bits === 16) view.setUint16(0, Number(v));
+    else out[0] = Number(v);
     this.#parts.push(out);
     return this;
   }
