@@ -6,8 +6,10 @@
  */
 import { type Hex, isAddress } from "viem";
 import {
+  COMMITTEE_OPTION,
   CONFIG_OPTION,
   ConfigError,
+  GRPC_LISTEN_OPTION,
   optionsHelp,
   type OptionSpec,
   readOptions,
@@ -59,13 +61,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "127.0.0.1:8080",
     help: "HOST:PORT for REST, SSE, Connect, gRPC-Web, the web UI, /healthz and /metrics",
   },
-  { flag: "grpc-listen", kind: "address", help: "HOST:PORT for plain gRPC (HTTP/2), optional" },
-  {
-    flag: "committee",
-    kind: "string",
-    required: true,
-    help: "committee JSON file (chain_id, epoch, validators)",
-  },
+  GRPC_LISTEN_OPTION,
+  COMMITTEE_OPTION,
   {
     flag: "kv",
     kind: "string",

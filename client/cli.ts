@@ -33,6 +33,21 @@ export const CONFIG_OPTION: OptionSpec = {
   help: "JSON file with any of these options (flags win)",
 };
 
+/** `--committee FILE`: every server component serves one committee. */
+export const COMMITTEE_OPTION: OptionSpec = {
+  flag: "committee",
+  kind: "string",
+  required: true,
+  help: "committee JSON file (chain_id, epoch, validators)",
+};
+
+/** `--grpc-listen HOST:PORT`: the optional plain-gRPC listener of a server component. */
+export const GRPC_LISTEN_OPTION: OptionSpec = {
+  flag: "grpc-listen",
+  kind: "address",
+  help: "HOST:PORT for plain gRPC (HTTP/2), optional",
+};
+
 /** Raised for a bad option; the message names the option and the value. */
 export class ConfigError extends Error {
   constructor(message: string) {

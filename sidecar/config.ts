@@ -5,8 +5,10 @@
  * @module
  */
 import {
+  COMMITTEE_OPTION,
   CONFIG_OPTION,
   ConfigError,
+  GRPC_LISTEN_OPTION,
   optionsHelp,
   type OptionSpec,
   readOptions,
@@ -53,19 +55,14 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "127.0.0.1:7001",
     help: "HOST:PORT for Connect, gRPC-Web, /healthz and /metrics",
   },
-  { flag: "grpc-listen", kind: "address", help: "HOST:PORT for plain gRPC (HTTP/2), optional" },
+  GRPC_LISTEN_OPTION,
   {
     flag: "key",
     kind: "string",
     required: true,
     help: "key file written by `sidecar keygen` (mode 0600)",
   },
-  {
-    flag: "committee",
-    kind: "string",
-    required: true,
-    help: "committee JSON file (chain_id, epoch, validators)",
-  },
+  COMMITTEE_OPTION,
   {
     flag: "kv",
     kind: "string",
