@@ -152,3 +152,43 @@ Deno.test("gossip verifies a certificate served by several peers once, and store
   await Promise.all(peers.map((p) => p.close()));
   f.store.close();
 });
+
+Deno.test("gossip that could not be stored is neither lost nor skipped: the next round takes it", async () => {
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/s.kv`;
+  const f = await testCertifier({ kvPath });
+  f.chain.setBalance(alice.address, PATH_USD, 100_000_000n);
+  // The store now remembers the board sequence's versionstamp …
+  assert.ok("certificate" in await f.certifier.submit(await submission()));
+  // … and another writer moves it: the next commit fails its version check.
+  const other = await Deno.openKv(kvPath);
+  await other.set(["v1", "meta", "board_seq"], 1n);
+  other.close();
+  const { signedTx } = await submission(alice, { nonce: 1n, amount: 2n });
+  const payment = decodePayment(signedTx, { chainId: 1337n });
+  const cert = await f.signers[1].sign(paymentTxHash(payment), paymentEffectsHash(payment), 5n);
+  const peer = fakePeer([
+    create(BulletinEntrySchema, { sequence: 1n, certificate: certificateToProto(cert), signedTx }),
+  ]);
+  const lines: string[] = [];
+  const gossip = new Gossip({
+    peers: [`http://127.0.0.1:${peer.port}`],
+    committee: f.committee,
+    self: f.signers[0].publicKey,
+    store: f.store,
+    log: jsonLogger("test", (l) => lines.push(l)),
+    metrics: new SidecarMetrics(),
+    intervalMillis: 10,
+    pageLimit: 10,
+    maxPagesPerRound: 1,
+    timeoutMillis: 5000,
+  });
+  assert.equal(await gossip.round(), 0);
+  assert.ok(lines.some((l) => l.includes("gossip pull failed")));
+  assert.equal(await gossip.round(), 1);
+  const board = await f.store.board({ afterSequence: 0n, limit: 10 });
+  assert.ok(board.some((e) => bytesEqual(e.certificate.signer, f.signers[1].publicKey)));
+  await peer.close();
+  f.store.close();
+  await Deno.remove(dir, { recursive: true });
+});
