@@ -11,7 +11,7 @@ import {
   verifyBoardEntry,
 } from "@allegro/client";
 import { serveConnect } from "@allegro/client/server";
-import { Gossip } from "./gossip.ts";
+import { Gossip, type GossipOptions } from "./gossip.ts";
 import { jsonLogger } from "./log.ts";
 import { SidecarMetrics } from "./metrics.ts";
 import { privateKeyToAccount } from "viem/accounts";
@@ -36,6 +36,31 @@ function fakePeer(entries: BulletinEntry[]) {
           };
         },
       }),
+  });
+}
+
+/**
+ * Validator 0's gossip over `f`'s store, pulling `peers` (test listeners); its log lines go to
+ * `lines`. `options` overrides the paging and the entry check.
+ */
+function gossipOf(
+  f: Awaited<ReturnType<typeof testCertifier>>,
+  peers: readonly { port: number }[],
+  lines: string[],
+  options: Partial<Pick<GossipOptions, "pageLimit" | "maxPagesPerRound" | "verify">> = {},
+): Gossip {
+  return new Gossip({
+    peers: peers.map((p) => `http://127.0.0.1:${p.port}`),
+    committee: f.committee,
+    self: f.signers[0].publicKey,
+    store: f.store,
+    log: jsonLogger("test", (l) => lines.push(l)),
+    metrics: new SidecarMetrics(),
+    intervalMillis: 10,
+    pageLimit: 10,
+    maxPagesPerRound: 1,
+    timeoutMillis: 5000,
+    ...options,
   });
 }
 
@@ -79,18 +104,7 @@ Deno.test("gossip keeps verified peer certificates, drops forged ones, and a flo
   const peer = fakePeer(entries);
 
   const lines: string[] = [];
-  const gossip = new Gossip({
-    peers: [`http://127.0.0.1:${peer.port}`],
-    committee: f.committee,
-    self: f.signers[0].publicKey,
-    store: f.store,
-    log: jsonLogger("test", (l) => lines.push(l)),
-    metrics: new SidecarMetrics(),
-    intervalMillis: 10,
-    pageLimit: 500,
-    maxPagesPerRound: 20,
-    timeoutMillis: 5000,
-  });
+  const gossip = gossipOf(f, [peer], lines, { pageLimit: 500, maxPagesPerRound: 20 });
   const added = await gossip.round();
   assert.equal(added, 1000); // the per-signer bound
   assert.equal(await gossip.round(), 0); // cursor at the end: nothing new, nothing repeated
@@ -130,17 +144,7 @@ Deno.test("gossip verifies a certificate served by several peers once, and store
   });
   const peers = [fakePeer([served]), fakePeer([served])];
   let verified = 0;
-  const gossip = new Gossip({
-    peers: peers.map((p) => `http://127.0.0.1:${p.port}`),
-    committee: f.committee,
-    self: f.signers[0].publicKey,
-    store: f.store,
-    log: jsonLogger("test", () => {}),
-    metrics: new SidecarMetrics(),
-    intervalMillis: 10,
-    pageLimit: 10,
-    maxPagesPerRound: 1,
-    timeoutMillis: 5000,
+  const gossip = gossipOf(f, peers, [], {
     verify: (committee, entry) => {
       verified++;
       return verifyBoardEntry(committee, entry);
@@ -171,18 +175,7 @@ Deno.test("gossip that could not be stored is neither lost nor skipped: the next
     create(BulletinEntrySchema, { sequence: 1n, certificate: certificateToProto(cert), signedTx }),
   ]);
   const lines: string[] = [];
-  const gossip = new Gossip({
-    peers: [`http://127.0.0.1:${peer.port}`],
-    committee: f.committee,
-    self: f.signers[0].publicKey,
-    store: f.store,
-    log: jsonLogger("test", (l) => lines.push(l)),
-    metrics: new SidecarMetrics(),
-    intervalMillis: 10,
-    pageLimit: 10,
-    maxPagesPerRound: 1,
-    timeoutMillis: 5000,
-  });
+  const gossip = gossipOf(f, [peer], lines);
   assert.equal(await gossip.round(), 0);
   assert.ok(lines.some((l) => l.includes("gossip pull failed")));
   assert.equal(await gossip.round(), 1);
