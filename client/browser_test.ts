@@ -5,22 +5,12 @@
  * verifies a certificate and reserves nonces — with the same bytes as in Deno.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./testdata/chromium.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ENTRY = new URL("./testdata/browser_entry.ts", import.meta.url);
 const OUTPUT = new URL("test-output/", ROOT);
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-dev-shm-usage",
-];
 
 type SelfTest = () => Promise<Record<string, unknown>>;
 
@@ -72,17 +62,12 @@ Deno.test({
     }
     return new Response("not found", { status: 404 });
   });
-  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  let browser: Browser | undefined;
   try {
     const bundle = await bundleForBrowser(`${dir}/bundle.js`);
     assert.doesNotMatch(bundle, /\bDeno\.[a-zA-Z]/, "the browser bundle uses a Deno API");
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));

@@ -8,22 +8,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
+import { launchChromium } from "../../client/testdata/chromium.ts";
 import { type LocalNetwork, startLocalNetwork } from "../../demo/net.ts";
 import { buildWebUi } from "./build.ts";
 
 const OUTPUT = fileURLToPath(new URL("../../test-output/", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-dev-shm-usage",
-];
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
@@ -83,12 +73,7 @@ Deno.test({
         webDir,
         demoAccounts: true,
       }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_FLAGS,
-        timeout: 30_000,
-      }),
+      launchChromium(),
     ]);
     const page = await browser.newPage({ viewport: DESKTOP });
     page.setDefaultTimeout(15_000);
