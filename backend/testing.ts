@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Hex, hexToBytes } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
@@ -18,7 +17,7 @@ import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anv
 import {
   type LocalCommittee,
   type SidecarProcess,
-  spawnSidecar,
+  spawnSidecars,
   writeCommittee,
 } from "../demo/network.ts";
 import { jsonLogger } from "../sidecar/log.ts";
@@ -60,17 +59,13 @@ export async function startNetwork(
     const local = await writeCommittee(dir, names, { chainId: anvil.chainId });
     const committee = await loadCommittee(pathToFileURL(local.path));
     sidecars.push(
-      ...await Promise.all(
-        local.validators.slice(0, running).map((validator) =>
-          spawnSidecar({
-            committee: local,
-            validator,
-            rpcUrl: anvil.wsUrl,
-            kvPath: join(dir, `${validator.name}.kv`),
-            logPath: join(dir, `${validator.name}.log`),
-          })
-        ),
-      ),
+      ...await spawnSidecars({
+        committee: local,
+        rpcUrl: anvil.wsUrl,
+        dir,
+        validators: local.validators.slice(0, running),
+        gossip: false,
+      }),
     );
     return { dir, anvil, local, committee, sidecars, stop };
   } catch (e) {

@@ -43,7 +43,7 @@ import {
 } from "@allegro/client";
 import { pathToFileURL } from "node:url";
 import { FUNDER_KEYS, startAnvil } from "../demo/anvil.ts";
-import { spawnBackend, spawnSidecar, writeCommittee } from "../demo/network.ts";
+import { spawnBackend, spawnSidecars, writeCommittee } from "../demo/network.ts";
 import { CHAIN_ID, type IsolatedSidecar, startIsolated } from "./isolated.ts";
 import { drive, type Outcome, quantile, type RunStats } from "./load.ts";
 import {
@@ -455,18 +455,7 @@ async function qc4Scenario(o: Options): Promise<BenchRow[]> {
     const committee = await writeCommittee(dir, names, {
       chainId: anvil.chainId,
     });
-    const sidecars = await Promise.all(
-      committee.validators.map((v) =>
-        spawnSidecar({
-          committee,
-          validator: v,
-          rpcUrl: anvil.wsUrl,
-          kvPath: join(dir, `${v.name}.kv`),
-          logPath: join(dir, `${v.name}.log`),
-          peers: committee.validators.filter((p) => p !== v).map((p) => p.url),
-        })
-      ),
-    );
+    const sidecars = await spawnSidecars({ committee, rpcUrl: anvil.wsUrl, dir });
     started.push(...sidecars);
     const backend = await spawnBackend({
       committee,

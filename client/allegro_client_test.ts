@@ -26,7 +26,7 @@ import {
 } from "./mod.ts";
 import { KvNonceStore } from "./deno.ts";
 import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anvil.ts";
-import { type SidecarProcess, spawnSidecar, writeCommittee } from "../demo/network.ts";
+import { type SidecarProcess, spawnSidecars, writeCommittee } from "../demo/network.ts";
 
 const USD = 1_000_000n;
 const MAX_FEE = 2000n; // ceil(100000 gas × 20 gwei / 10^12), the client's defaults
@@ -39,24 +39,12 @@ interface Network {
 async function startNetwork(anvil: Anvil, dir: string, names: string[]): Promise<Network> {
   await Deno.mkdir(dir, { recursive: true });
   const local = await writeCommittee(dir, names, { chainId: anvil.chainId });
-  const urls = local.validators.map((v) => v.url);
-  const started = await Promise.allSettled(local.validators.map((validator, i) =>
-    spawnSidecar({
-      committee: local,
-      validator,
-      rpcUrl: anvil.wsUrl,
-      kvPath: join(dir, `${validator.name}.kv`),
-      logPath: join(dir, `${validator.name}.log`),
-      peers: urls.filter((_, j) => j !== i),
-      extraArgs: ["--gossip-interval-ms", "100"],
-    })
-  ));
-  const sidecars = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  const failed = started.find((s) => s.status === "rejected");
-  if (failed) {
-    await Promise.all(sidecars.map((s) => s.stop()));
-    throw (failed as PromiseRejectedResult).reason;
-  }
+  const sidecars = await spawnSidecars({
+    committee: local,
+    rpcUrl: anvil.wsUrl,
+    dir,
+    extraArgs: ["--gossip-interval-ms", "100"],
+  });
   return { committee: await loadCommittee(pathToFileURL(local.path)), sidecars };
 }
 

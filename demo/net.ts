@@ -12,7 +12,7 @@ import {
   type ComponentProcess,
   type LocalCommittee,
   spawnBackend,
-  spawnSidecar,
+  spawnSidecars,
   writeCommittee,
 } from "./network.ts";
 
@@ -126,23 +126,14 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
     const names = VALIDATOR_NAMES.slice(0, options.validators);
     const committee = await writeCommittee(dataDir, names, { chainId });
     const sidecarRpc = anvil?.wsUrl ?? rpcUrl;
-    const urls = committee.validators.map((v) => v.url);
     const funding = options.demoAccounts ? fundDemoAccounts(rpcUrl, chainId) : undefined;
     funding?.catch(() => {}); // awaited below, after the sidecars
-    const sidecars = await Promise.all(committee.validators.map(async (validator, i) => {
-      const kvPath = join(dataDir, `${validator.name}.kv`);
-      await Deno.remove(kvPath).catch(() => {});
-      const process = await spawnSidecar({
-        committee,
-        validator,
-        rpcUrl: sidecarRpc,
-        kvPath,
-        logPath: join(dataDir, `${validator.name}.log`),
-        peers: urls.filter((_, j) => j !== i),
-      });
-      started.push(process);
-      return process;
-    }));
+    // A data folder given again holds the databases of an earlier chain: start afresh.
+    await Promise.all(
+      committee.validators.map((v) => Deno.remove(join(dataDir, `${v.name}.kv`)).catch(() => {})),
+    );
+    const sidecars = await spawnSidecars({ committee, rpcUrl: sidecarRpc, dir: dataDir });
+    started.push(...sidecars);
     const demoAccounts = await funding;
     const demoAccountsPath = join(dataDir, "demo-accounts.json");
     if (demoAccounts) await writeDemoAccounts(demoAccountsPath, demoAccounts);

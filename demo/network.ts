@@ -277,6 +277,54 @@ export function spawnSidecar(options: SpawnSidecarOptions): Promise<ComponentPro
   });
 }
 
+/** How to start the sidecars of a local committee. */
+export interface SpawnSidecarsOptions {
+  readonly committee: LocalCommittee;
+  readonly rpcUrl: string;
+  /** Where each validator's `NAME.kv` and `NAME.log` go. */
+  readonly dir: string;
+  /** Which validators to start (default: all of the committee). */
+  readonly validators?: readonly LocalValidator[];
+  /** Gossip with every other validator of the committee (default true). */
+  readonly gossip?: boolean;
+  readonly extraArgs?: readonly string[];
+}
+
+/**
+ * Starts a sidecar for each validator (see {@linkcode spawnSidecar}), each pulling the boards of
+ * all the others. If one does not start, those that did are stopped and its error is thrown.
+ *
+ * @example
+ * ```ts ignore
+ * const sidecars = await spawnSidecars({ committee, rpcUrl: anvil.wsUrl, dir });
+ * ```
+ */
+export async function spawnSidecars(options: SpawnSidecarsOptions): Promise<SidecarProcess[]> {
+  const { committee, dir } = options;
+  const started = await Promise.allSettled(
+    (options.validators ?? committee.validators).map((validator) =>
+      spawnSidecar({
+        committee,
+        validator,
+        rpcUrl: options.rpcUrl,
+        kvPath: join(dir, `${validator.name}.kv`),
+        logPath: join(dir, `${validator.name}.log`),
+        ...(options.gossip ?? true
+          ? { peers: committee.validators.filter((v) => v !== validator).map((v) => v.url) }
+          : {}),
+        ...(options.extraArgs ? { extraArgs: options.extraArgs } : {}),
+      })
+    ),
+  );
+  const sidecars = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) {
+    await Promise.all(sidecars.map((s) => s.stop()));
+    throw failed.reason;
+  }
+  return sidecars;
+}
+
 /** How to start the backend. */
 export interface SpawnBackendOptions {
   readonly committee: LocalCommittee;

@@ -24,7 +24,7 @@ import {
   verifyQuorumCertificate,
 } from "@allegro/client";
 import { fund, FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anvil.ts";
-import { spawnSidecar, writeCommittee } from "../demo/network.ts";
+import { spawnSidecars, writeCommittee } from "../demo/network.ts";
 
 const USD = 1_000_000n;
 const MAX_FEE = 2000n; // ceil(100000 gas * 20 gwei / 10^12)
@@ -41,19 +41,14 @@ Deno.test({
     const local = await writeCommittee(dir, ["dave", "edgar"], { chainId: anvil.chainId });
     const committee = await loadCommittee(pathToFileURL(local.path));
     const urls = local.validators.map((v) => v.url);
-    for (const [i, validator] of local.validators.entries()) {
-      processes.push(
-        await spawnSidecar({
-          committee: local,
-          validator,
-          rpcUrl: anvil.wsUrl,
-          kvPath: join(dir, `${validator.name}.kv`),
-          logPath: join(dir, `${validator.name}.log`),
-          peers: urls.filter((_, j) => j !== i),
-          extraArgs: ["--gossip-interval-ms", "100"],
-        }),
-      );
-    }
+    processes.push(
+      ...await spawnSidecars({
+        committee: local,
+        rpcUrl: anvil.wsUrl,
+        dir,
+        extraArgs: ["--gossip-interval-ms", "100"],
+      }),
+    );
     const sidecars = urls.map((baseUrl) =>
       createClient(FastPaySidecar, createConnectTransport({ baseUrl, defaultTimeoutMs: 5000 }))
     );
