@@ -1,0 +1,533 @@
+/**
+ * The vault (SPEC §5) from TypeScript: the calls a wallet, a settler and the admin make (as
+ * {@linkcode TempoCall}s for one Tempo transaction), the reads every component needs, and its
+ * events decoded into one typed union. The ABI is the compiled artifact of `@allegro/contracts`.
+ *
+ * @module
+ */
+import {
+  type Address,
+  bytesToHex,
+  encodeDeployData,
+  encodeFunctionData,
+  getAddress,
+  type Hex,
+  type Log,
+  parseEventLogs,
+  type PublicClient,
+  zeroHash,
+} from "viem";
+import { vaultAbi, vaultBytecode } from "@allegro/contracts";
+import { AllegroError } from "./errors.ts";
+import type { SignedOrder } from "./order.ts";
+import {
+  sendTempoTransaction,
+  type TempoCall,
+  type TempoSigner,
+  waitForSuccess,
+} from "./tempo_tx.ts";
+
+export { vaultAbi, vaultBytecode };
+
+/** One validator's attestation as the vault takes it: its committee index and signature. */
+export interface VaultAttestation {
+  readonly index: number;
+  /** 65 bytes `r || s || v`. */
+  readonly signature: Uint8Array;
+}
+
+/** An order with what the vault needs to settle it: an attestation-only QC (SPEC §4). */
+export interface SettleItem {
+  readonly signed: SignedOrder;
+  readonly epoch: bigint;
+  /** At least the epoch's threshold, indices strictly increasing. */
+  readonly attestations: readonly VaultAttestation[];
+}
+
+function settleItemArg(item: SettleItem) {
+  const o = item.signed.order;
+  return {
+    order: {
+      payer: o.payer,
+      recipient: o.recipient,
+      token: o.token,
+      amount: o.amount,
+      fee: o.fee,
+      seq: o.seq,
+      validBefore: o.validBefore,
+      parent: o.parent,
+      exit: o.exit,
+      memo: o.memo,
+    },
+    payerSignature: item.signed.signature,
+    epoch: item.epoch,
+    attestations: item.attestations.map((a) => ({
+      index: BigInt(a.index),
+      signature: bytesToHex(a.signature),
+    })),
+  };
+}
+
+/**
+ * A deposit as one Tempo transaction's two calls: approve the vault, then deposit.
+ *
+ * @example
+ * ```ts
+ * import { depositCalls } from "@allegro/client";
+ *
+ * const calls = depositCalls(
+ *   "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+ *   "0x20c0000000000000000000000000000000000000",
+ *   5_000_000n,
+ * );
+ * console.log(calls.length); // 2
+ * ```
+ */
+export function depositCalls(vault: Address, token: Address, amount: bigint): TempoCall[] {
+  return [
+    { to: token, data: encodeFunctionData({ abi: tip20Approve, args: [vault, amount] }) },
+    {
+      to: vault,
+      data: encodeFunctionData({ abi: vaultAbi, functionName: "deposit", args: [token, amount] }),
+    },
+  ];
+}
+
+const tip20Approve = [{
+  type: "function",
+  name: "approve",
+  stateMutability: "nonpayable",
+  inputs: [{ name: "spender", type: "address" }, { name: "amount", type: "uint256" }],
+  outputs: [{ type: "bool" }],
+}] as const;
+
+/**
+ * Like {@linkcode depositCalls}, crediting `account` instead of the sender.
+ *
+ * @example
+ * ```ts ignore
+ * const calls = depositForCalls(vault, bob, PATH_USD, 5_000_000n);
+ * ```
+ */
+export function depositForCalls(
+  vault: Address,
+  account: Address,
+  token: Address,
+  amount: bigint,
+): TempoCall[] {
+  return [
+    { to: token, data: encodeFunctionData({ abi: tip20Approve, args: [vault, amount] }) },
+    {
+      to: vault,
+      data: encodeFunctionData({
+        abi: vaultAbi,
+        functionName: "depositFor",
+        args: [account, token, amount],
+      }),
+    },
+  ];
+}
+
+/**
+ * `settle(item)`: one certified order.
+ *
+ * @example
+ * ```ts ignore
+ * const call = settleCall(vault, { signed, epoch: 1n, attestations });
+ * ```
+ */
+export function settleCall(vault: Address, item: SettleItem): TempoCall {
+  return {
+    to: vault,
+    data: encodeFunctionData({
+      abi: vaultAbi,
+      functionName: "settle",
+      args: [settleItemArg(item)],
+    }),
+  };
+}
+
+/**
+ * `settleBatch(items)`: several orders in this order (parents before children), each isolated.
+ *
+ * @example
+ * ```ts ignore
+ * const call = settleBatchCall(vault, [parentItem, childItem]);
+ * ```
+ */
+export function settleBatchCall(vault: Address, items: readonly SettleItem[]): TempoCall {
+  return {
+    to: vault,
+    data: encodeFunctionData({
+      abi: vaultAbi,
+      functionName: "settleBatch",
+      args: [items.map(settleItemArg)],
+    }),
+  };
+}
+
+/**
+ * `requestExit(token, amount)`: the forced exit, payable after `exitDelay`.
+ *
+ * @example
+ * ```ts ignore
+ * const call = requestExitCall(vault, PATH_USD, 5_000_000n);
+ * ```
+ */
+export function requestExitCall(vault: Address, token: Address, amount: bigint): TempoCall {
+  return {
+    to: vault,
+    data: encodeFunctionData({ abi: vaultAbi, functionName: "requestExit", args: [token, amount] }),
+  };
+}
+
+/**
+ * `cancelExit(token)`.
+ *
+ * @example
+ * ```ts ignore
+ * const call = cancelExitCall(vault, PATH_USD);
+ * ```
+ */
+export function cancelExitCall(vault: Address, token: Address): TempoCall {
+  return {
+    to: vault,
+    data: encodeFunctionData({ abi: vaultAbi, functionName: "cancelExit", args: [token] }),
+  };
+}
+
+/**
+ * `exit(token)`: pays a matured forced exit to the caller's wallet.
+ *
+ * @example
+ * ```ts ignore
+ * const call = exitCall(vault, PATH_USD);
+ * ```
+ */
+export function exitCall(vault: Address, token: Address): TempoCall {
+  return {
+    to: vault,
+    data: encodeFunctionData({ abi: vaultAbi, functionName: "exit", args: [token] }),
+  };
+}
+
+/**
+ * `setCommittee(epoch, settlementAddresses)`, the admin's call.
+ *
+ * @example
+ * ```ts ignore
+ * const call = setCommitteeCall(vault, 2n, committee.validators.map((v) => v.settlementAddress));
+ * ```
+ */
+export function setCommitteeCall(
+  vault: Address,
+  epoch: bigint,
+  members: readonly Address[],
+): TempoCall {
+  return {
+    to: vault,
+    data: encodeFunctionData({
+      abi: vaultAbi,
+      functionName: "setCommittee",
+      args: [epoch, members],
+    }),
+  };
+}
+
+/** The vault's constructor arguments. */
+export interface VaultDeployment {
+  readonly admin: Address;
+  /** W, in milliseconds. */
+  readonly maxValidity: bigint;
+  /** In seconds; `exitDelay·1000 ≥ maxValidity + 1000`. */
+  readonly exitDelay: bigint;
+  /** The first epoch and its committee's settlement addresses. */
+  readonly epoch: bigint;
+  readonly members: readonly Address[];
+}
+
+/**
+ * The call that creates a vault (a Tempo call without `to`).
+ *
+ * @example
+ * ```ts ignore
+ * const call = deployVaultCall({ admin, maxValidity: 60_000n, exitDelay: 120n, epoch: 1n, members });
+ * ```
+ */
+export function deployVaultCall(params: VaultDeployment): TempoCall {
+  return {
+    data: encodeDeployData({
+      abi: vaultAbi,
+      bytecode: vaultBytecode,
+      args: [params.admin, params.maxValidity, params.exitDelay, params.epoch, [...params.members]],
+    }),
+  };
+}
+
+/**
+ * Deploys a vault with `account` (which pays the fee in `feeToken`) and returns its address and
+ * the deployment block once the transaction succeeded.
+ *
+ * @example
+ * ```ts ignore
+ * const { vault } = await deployVault(client, admin, {
+ *   chainId: 1337n,
+ *   feeToken: PATH_USD,
+ *   admin: admin.address,
+ *   maxValidity: 60_000n,
+ *   exitDelay: 120n,
+ *   epoch: 1n,
+ *   members,
+ * });
+ * ```
+ */
+export async function deployVault(
+  client: PublicClient,
+  account: TempoSigner,
+  params: VaultDeployment & { readonly chainId: bigint; readonly feeToken: Address },
+): Promise<{ vault: Address; blockNumber: bigint }> {
+  const hash = await sendTempoTransaction(client, account, {
+    chainId: params.chainId,
+    calls: [deployVaultCall(params)],
+    feeToken: params.feeToken,
+    gas: DEPLOY_GAS,
+  });
+  const receipt = await waitForSuccess(client, hash);
+  if (!receipt.contractAddress) {
+    throw new AllegroError("TEMPORARY_UNAVAILABLE", `deployment ${hash} created no contract`);
+  }
+  return { vault: getAddress(receipt.contractAddress), blockNumber: receipt.blockNumber };
+}
+
+/** Measured 2.56 M on anvil; the limit leaves room for chains that charge more for new state. */
+const DEPLOY_GAS = 8_000_000n;
+
+/** What a vault is set up with and where its committees stand. */
+export interface VaultInfo {
+  readonly admin: Address;
+  readonly maxValidity: bigint;
+  readonly exitDelay: bigint;
+  readonly deployBlock: bigint;
+  readonly currentEpoch: bigint;
+  /** Meaningful only while `graceEnd` ≠ 0. */
+  readonly previousEpoch: bigint;
+  /** Chain time (ms) until which QCs of `previousEpoch` settle; 0 before the first change. */
+  readonly graceEnd: bigint;
+}
+
+/**
+ * Reads a vault's immutables and epochs (at `blockNumber`, default latest).
+ *
+ * @example
+ * ```ts ignore
+ * const info = await readVaultInfo(client, vault);
+ * console.log(info.maxValidity, info.exitDelay, info.currentEpoch);
+ * ```
+ */
+export async function readVaultInfo(
+  client: PublicClient,
+  vault: Address,
+  blockNumber?: bigint,
+): Promise<VaultInfo> {
+  const read = <N extends VaultInfoField>(functionName: N) =>
+    client.readContract({ address: vault, abi: vaultAbi, functionName, blockNumber });
+  const [admin, maxValidity, exitDelay, deployBlock, currentEpoch, previousEpoch, graceEnd] =
+    await Promise.all([
+      read("admin"),
+      read("maxValidity"),
+      read("exitDelay"),
+      read("deployBlock"),
+      read("currentEpoch"),
+      read("previousEpoch"),
+      read("graceEnd"),
+    ]);
+  return {
+    admin: admin as Address,
+    maxValidity: maxValidity as bigint,
+    exitDelay: exitDelay as bigint,
+    deployBlock: deployBlock as bigint,
+    currentEpoch: currentEpoch as bigint,
+    previousEpoch: previousEpoch as bigint,
+    graceEnd: graceEnd as bigint,
+  };
+}
+
+type VaultInfoField =
+  | "admin"
+  | "maxValidity"
+  | "exitDelay"
+  | "deployBlock"
+  | "currentEpoch"
+  | "previousEpoch"
+  | "graceEnd";
+
+/**
+ * An epoch's settlement addresses (in committee order) and threshold, as the vault holds them;
+ * no members for an epoch never registered.
+ *
+ * @example
+ * ```ts ignore
+ * const { members, threshold } = await readCommittee(client, vault, 1n);
+ * ```
+ */
+export async function readCommittee(
+  client: PublicClient,
+  vault: Address,
+  epoch: bigint,
+): Promise<{ members: Address[]; threshold: number }> {
+  const [members, threshold] = await client.readContract({
+    address: vault,
+    abi: vaultAbi,
+    functionName: "committee",
+    args: [epoch],
+  });
+  return { members: members.map((m) => getAddress(m)), threshold };
+}
+
+/** One account's position in one token. */
+export interface VaultAccount {
+  readonly balance: bigint;
+  /** The pending forced exit, if any. */
+  readonly exit?: { readonly amount: bigint; readonly readyAt: bigint };
+}
+
+/**
+ * An account's vault balance and pending forced exit in `token`.
+ *
+ * @example
+ * ```ts ignore
+ * const { balance, exit } = await readAccount(client, vault, alice, PATH_USD);
+ * ```
+ */
+export async function readAccount(
+  client: PublicClient,
+  vault: Address,
+  account: Address,
+  token: Address,
+  blockNumber?: bigint,
+): Promise<VaultAccount> {
+  const [balance, [amount, readyAt]] = await Promise.all([
+    client.readContract({
+      address: vault,
+      abi: vaultAbi,
+      functionName: "balanceOf",
+      args: [account, token],
+      blockNumber,
+    }),
+    client.readContract({
+      address: vault,
+      abi: vaultAbi,
+      functionName: "pendingExit",
+      args: [account, token],
+      blockNumber,
+    }),
+  ]);
+  return { balance, ...(readyAt === 0n ? {} : { exit: { amount, readyAt } }) };
+}
+
+/**
+ * The `tx_hash` settled at `(payer, token, seq)`, or `undefined` while the key is unsettled.
+ *
+ * @example
+ * ```ts ignore
+ * const settled = await readSettledTxHash(client, vault, alice, PATH_USD, 0n);
+ * ```
+ */
+export async function readSettledTxHash(
+  client: PublicClient,
+  vault: Address,
+  payer: Address,
+  token: Address,
+  seq: bigint,
+): Promise<Hex | undefined> {
+  const hash = await client.readContract({
+    address: vault,
+    abi: vaultAbi,
+    functionName: "settledTxHash",
+    args: [payer, token, seq],
+  });
+  return hash === zeroHash ? undefined : hash;
+}
+
+/** Where an event was emitted. */
+interface EventPlace {
+  readonly blockNumber: bigint;
+  readonly logIndex: number;
+  readonly transactionHash: Hex;
+}
+
+/** Every vault event, decoded (addresses checksummed, integers bigint). */
+export type VaultEvent =
+  & EventPlace
+  & (
+    | { kind: "Deposited"; account: Address; token: Address; from: Address; amount: bigint }
+    | {
+      kind: "Settled";
+      payer: Address;
+      recipient: Address;
+      txHash: Hex;
+      token: Address;
+      seq: bigint;
+      amount: bigint;
+      fee: bigint;
+      exit: boolean;
+      parent: Hex;
+      settler: Address;
+    }
+    | { kind: "SettleSkipped"; txHash: Hex; index: bigint; reason: Hex }
+    | { kind: "ExitFallback"; txHash: Hex; recipient: Address; token: Address; amount: bigint }
+    | { kind: "ExitRequested"; account: Address; token: Address; amount: bigint; readyAt: bigint }
+    | { kind: "ExitCancelled"; account: Address; token: Address }
+    | { kind: "Exited"; account: Address; token: Address; amount: bigint }
+    | {
+      kind: "CommitteeSet";
+      epoch: bigint;
+      members: Address[];
+      threshold: number;
+      graceEnd: bigint;
+    }
+  );
+
+/**
+ * Decodes the vault's events among `logs` (others are skipped), in log order.
+ *
+ * @example
+ * ```ts ignore
+ * const logs = await client.getLogs({ address: vault, fromBlock: n, toBlock: n });
+ * for (const event of decodeVaultEvents(logs)) console.log(event.kind);
+ * ```
+ */
+export function decodeVaultEvents(logs: readonly Log[]): VaultEvent[] {
+  return parseEventLogs({ abi: vaultAbi, logs: [...logs] }).map((log): VaultEvent => {
+    const place = {
+      blockNumber: log.blockNumber ?? 0n,
+      logIndex: log.logIndex ?? 0,
+      transactionHash: log.transactionHash ?? zeroHash,
+    };
+    switch (log.eventName) {
+      case "Deposited":
+        return { ...place, kind: log.eventName, ...log.args };
+      case "Settled":
+        return { ...place, kind: log.eventName, ...log.args };
+      case "SettleSkipped":
+        return { ...place, kind: log.eventName, ...log.args };
+      case "ExitFallback":
+        return { ...place, kind: log.eventName, ...log.args };
+      case "ExitRequested":
+        return { ...place, kind: log.eventName, ...log.args };
+      case "ExitCancelled":
+        return { ...place, kind: log.eventName, ...log.args };
+      case "Exited":
+        return { ...place, kind: log.eventName, ...log.args };
+      case "CommitteeSet":
+        return {
+          ...place,
+          kind: log.eventName,
+          epoch: log.args.epoch,
+          members: [...log.args.members],
+          threshold: log.args.threshold,
+          graceEnd: log.args.graceEndMillis,
+        };
+    }
+  });
+}
