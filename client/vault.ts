@@ -470,6 +470,8 @@ export type VaultEvent =
       seq: bigint;
       amount: bigint;
       fee: bigint;
+      /** The order's, so followers know how long its credit can fund a child. */
+      validBefore: bigint;
       exit: boolean;
       parent: Hex;
       settler: Address;

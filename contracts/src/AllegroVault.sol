@@ -98,6 +98,7 @@ contract AllegroVault {
         uint64 seq,
         uint64 amount,
         uint64 fee,
+        uint64 validBefore,
         bool exit,
         bytes32 parent,
         address settler
@@ -240,7 +241,9 @@ contract AllegroVault {
         settledTxHash[o.payer][o.token][o.seq] = txHash_;
         isSettled[txHash_] = true;
         if (o.fee != 0) balanceOf[settler][o.token] += o.fee;
-        emit Settled(o.payer, o.recipient, txHash_, o.token, o.seq, o.amount, o.fee, o.exit, o.parent, settler);
+        emit Settled(
+            o.payer, o.recipient, txHash_, o.token, o.seq, o.amount, o.fee, o.validBefore, o.exit, o.parent, settler
+        );
         if (!o.exit) {
             balanceOf[o.recipient][o.token] += o.amount;
         } else if (!_transferOut(o.token, o.recipient, o.amount)) {
