@@ -29,6 +29,7 @@ import {
   type QuorumCertificate as ClientQuorumCertificate,
   type RejectCode,
   type SignedOrder,
+  type VaultEvent,
 } from "@allegro/client";
 import {
   available,
@@ -193,33 +194,10 @@ export type Decision =
     readonly writes: Writes;
   };
 
-/** A block of vault events, decoded. */
+/** A block of vault events, decoded (a `VaultBlock` of the follower). */
 export interface Block extends ChainView {
-  readonly events: readonly BlockEvent[];
+  readonly events: readonly VaultEvent[];
 }
-
-/** The vault events the authority folds in (from `decodeVaultEvents`). */
-export type BlockEvent =
-  | { kind: "Deposited"; account: Address; token: Address; amount: bigint }
-  | {
-    kind: "Settled";
-    payer: Address;
-    recipient: Address;
-    txHash: Hex;
-    token: Address;
-    seq: bigint;
-    amount: bigint;
-    fee: bigint;
-    validBefore: bigint;
-    exit: boolean;
-    settler: Address;
-  }
-  | { kind: "ExitFallback"; recipient: Address; token: Address; amount: bigint }
-  | { kind: "ExitRequested"; account: Address; token: Address; amount: bigint; readyAt: bigint }
-  | { kind: "ExitCancelled"; account: Address; token: Address }
-  | { kind: "Exited"; account: Address; token: Address; amount: bigint }
-  | { kind: "CommitteeSet"; epoch: bigint; graceEnd: bigint }
-  | { kind: "SettleSkipped" };
 
 /**
  * Whether the sidecar may sign: open, checking peers' boards after a restart, or recovering

@@ -24,6 +24,7 @@ import {
   T0,
   testAuthority,
   testConfig,
+  type TestEvent,
   TOKEN,
   VAULT,
   W,
@@ -401,7 +402,13 @@ Deno.test("vault events: deposits, settlements, fees, exit fallback, forced exit
   );
   // An exit order whose transfer failed credits the recipient's vault balance instead.
   const d = testAuthority();
-  applyBlock(d, 2n, [{ kind: "ExitFallback", recipient: BOB, token: TOKEN, amount: 6n }]);
+  applyBlock(d, 2n, [{
+    kind: "ExitFallback",
+    txHash: `0x${"ee".repeat(32)}`,
+    recipient: BOB,
+    token: TOKEN,
+    amount: 6n,
+  }]);
   assert.equal(
     code(submit(d, submission(order({ payer: BOB, recipient: CAROL, amount: 6n })))),
     "certify",
@@ -455,7 +462,7 @@ Deno.test("a new epoch's grace period and a vault in another epoch: TEMPORARY_UN
   applyBlock(
     a,
     3n,
-    [{ kind: "CommitteeSet", epoch: 2n, graceEnd: T0 + 1000n + W + 1000n }],
+    [committeeSet(2n, T0 + 1000n + W + 1000n)],
     T0 + 1000n,
   );
   const other = submit(a, submission(order({ payer: ALICE })), T0 + 1100n);
@@ -463,11 +470,7 @@ Deno.test("a new epoch's grace period and a vault in another epoch: TEMPORARY_UN
   if (other.kind === "reject") assert.match(other.message, /current epoch is 2/);
 
   const b = testAuthority();
-  applyBlock(b, 2n, [deposited(ALICE, 10n), {
-    kind: "CommitteeSet",
-    epoch: 1n,
-    graceEnd: T0 + 5000n,
-  }], T0);
+  applyBlock(b, 2n, [deposited(ALICE, 10n), committeeSet(1n, T0 + 5000n)], T0);
   assert.equal(code(submit(b, submission(order({ payer: ALICE })))), "TEMPORARY_UNAVAILABLE");
   applyBlock(b, 3n, [], T0 + 5000n);
   assert.equal(code(submit(b, submission(order({ payer: ALICE })), T0 + 5100n)), "certify");
@@ -530,6 +533,11 @@ function fakeCert(o: PaymentOrder, i: number) {
     createdUnixMillis: T0,
     epoch: 1n,
   };
+}
+
+/** A `CommitteeSet` event of `epoch` whose grace ends at `graceEnd`. */
+function committeeSet(epoch: bigint, graceEnd: bigint): TestEvent {
+  return { kind: "CommitteeSet", epoch, members: [], threshold: 1, graceEnd };
 }
 
 /** Shows the authority validator `i`'s certificate of `o`; whether it was kept. */

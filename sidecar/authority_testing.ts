@@ -13,12 +13,12 @@ import {
   orderTxHash,
   type PaymentOrder,
   type SignedOrder,
+  type VaultEvent,
 } from "@allegro/client";
 import {
   Authority,
   type AuthorityConfig,
   type Block,
-  type BlockEvent,
   type CertifiedOrder,
   type Decision,
   type Gate,
@@ -161,11 +161,20 @@ export function submit(
   return withEmptyStore(authority, () => authority.handle(s, now));
 }
 
+/** A vault event without its place in the chain (tests do not need it). */
+export type TestEvent = DistributiveOmit<
+  VaultEvent,
+  "blockNumber" | "logIndex" | "transactionHash"
+>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const PLACE = { blockNumber: 0n, logIndex: 0, transactionHash: `0x${"00".repeat(32)}` as Hex };
+
 /** Applies a block of `events` at `height`, chain time `time`, processed at local time `now`. */
 export function applyBlock(
   authority: Authority,
   height: bigint,
-  events: BlockEvent[],
+  events: TestEvent[],
   time = T0 + (height - 1n) * 1000n,
   now = time + 200n,
 ) {
@@ -174,18 +183,18 @@ export function applyBlock(
     hash: `0x${height.toString(16).padStart(64, "0")}`,
     time,
     headerMillis: time,
-    events,
+    events: events.map((e) => ({ ...PLACE, ...e }) as VaultEvent),
   };
   return withEmptyStore(authority, () => authority.apply(block, now));
 }
 
 /** A `Deposited` event. */
-export function deposited(account: Address, amount: bigint, token: Address = TOKEN): BlockEvent {
-  return { kind: "Deposited", account, token, amount };
+export function deposited(account: Address, amount: bigint, token: Address = TOKEN): TestEvent {
+  return { kind: "Deposited", account, token, from: account, amount };
 }
 
 /** The `Settled` event of `o`, settled by `settler`. */
-export function settled(o: PaymentOrder, settler: Address = CAROL): BlockEvent {
+export function settled(o: PaymentOrder, settler: Address = CAROL): TestEvent {
   return {
     kind: "Settled",
     payer: o.payer,
@@ -197,6 +206,7 @@ export function settled(o: PaymentOrder, settler: Address = CAROL): BlockEvent {
     fee: o.fee,
     validBefore: o.validBefore,
     exit: o.exit,
+    parent: o.parent,
     settler,
   };
 }
