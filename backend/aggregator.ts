@@ -29,7 +29,7 @@ import {
   type SidecarConnection,
   verifyQuorumCertificate,
 } from "@allegro/client";
-import type { Logger } from "../sidecar/log.ts";
+import type { Logger } from "@allegro/server/log";
 import {
   isPermanent,
   type Lifecycle,

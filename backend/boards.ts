@@ -16,7 +16,7 @@ import {
   type SidecarConnection,
   verifyBoardEntry,
 } from "@allegro/client";
-import type { Logger } from "../sidecar/log.ts";
+import type { Logger } from "@allegro/server/log";
 import { type Lifecycle, mergeAnswers, recordPayment } from "./lifecycle.ts";
 import { Lru } from "./lru.ts";
 import type { Store } from "./store.ts";

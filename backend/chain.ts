@@ -19,7 +19,7 @@ import {
   webSocket,
 } from "viem";
 import { Abis } from "viem/tempo";
-import type { Logger } from "../sidecar/log.ts";
+import type { Logger } from "@allegro/server/log";
 import type { EventHub } from "./events.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { BackendMetrics } from "./metrics.ts";

@@ -1,5 +1,5 @@
 /**
- * `backend run` settings: the option table (read by `@allegro/client/cli`: flags, the config
+ * `backend run` settings: the option table (read by `@allegro/server/cli`: flags, the config
  * file, validation and `--help`) and the validated {@linkcode BackendConfig}.
  *
  * @module
@@ -13,7 +13,7 @@ import {
   optionsHelp,
   type OptionSpec,
   readOptions,
-} from "@allegro/client/cli";
+} from "@allegro/server/cli";
 
 export { ConfigError };
 

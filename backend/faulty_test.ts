@@ -27,8 +27,8 @@ import {
   qcFromProto,
   verifyQuorumCertificate,
 } from "@allegro/client";
-import { type Listener, serveConnect } from "@allegro/client/server";
-import { readKeyFile } from "../sidecar/keyfile.ts";
+import { type Listener, serveConnect } from "@allegro/server/listen";
+import { readKeyFile } from "@allegro/server/keyfile";
 import { qcFromJson } from "./json.ts";
 import {
   collectSse,

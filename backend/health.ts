@@ -8,7 +8,7 @@
 import { bytesToHex, type Hex } from "viem";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { SidecarConnection } from "@allegro/client";
-import type { Logger } from "../sidecar/log.ts";
+import type { Logger } from "@allegro/server/log";
 import type { EventHub } from "./events.ts";
 
 /** One validator's health as last probed. */

@@ -15,8 +15,8 @@ import {
   type Payment,
   verifyQuorumCertificate,
 } from "@allegro/client";
-import { KeyedMutex } from "../sidecar/keyed_mutex.ts";
-import type { Logger } from "../sidecar/log.ts";
+import { KeyedMutex } from "@allegro/server/keyed-mutex";
+import type { Logger } from "@allegro/server/log";
 import type { EventHub } from "./events.ts";
 import { Lru } from "./lru.ts";
 import {

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { jsonLogger } from "../sidecar/log.ts";
+import { jsonLogger } from "@allegro/server/log";
 import { startBackend } from "./app.ts";
-import { runCommands, stopSignal } from "@allegro/client/cli";
+import { runCommands, stopSignal } from "@allegro/server/cli";
 import { parseRunConfig, runHelp } from "./config.ts";
 import { dirAssets } from "./static.ts";
 import { packagedWebDir } from "./web/packaged.ts";

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { freePort, writeCommittee } from "../demo/network.ts";
-import { jsonLogger } from "../sidecar/log.ts";
+import { freePort, writeCommittee } from "@allegro/server/network";
+import { jsonLogger } from "@allegro/server/log";
 import { startBackend } from "./app.ts";
 import { parseRunConfig } from "./config.ts";
-import { writeDemoAccounts } from "./demo_accounts.ts";
+import { writeDemoAccounts } from "@allegro/server/demo-accounts";
 import { getJson, postJson, signedPayment } from "./testing.ts";
 
 type Json = Record<string, unknown>;

@@ -13,10 +13,10 @@ import { bytesToHex, getAddress, type Hex, isAddress } from "viem";
 import { create } from "@bufbuild/protobuf";
 import { ParentPaymentSchema } from "@allegro/proto";
 import { type Committee, qcInit } from "@allegro/client";
-import type { Logger } from "../sidecar/log.ts";
+import type { Logger } from "@allegro/server/log";
 import { type Aggregator, SubmitError } from "./aggregator.ts";
 import type { ChainWatcher } from "./chain.ts";
-import type { DemoAccount } from "./demo_accounts.ts";
+import type { DemoAccount } from "@allegro/server/demo-accounts";
 import type { BackendEvent, EventHub } from "./events.ts";
 import type { HealthMonitor } from "./health.ts";
 import {

@@ -9,7 +9,7 @@
  */
 import { bytesToHex, type Hex } from "viem";
 import type { Certificate } from "@allegro/client";
-import { type ExclusiveKv, openExclusiveKv } from "@allegro/client/deno";
+import { type ExclusiveKv, openExclusiveKv } from "@allegro/server/exclusive-kv";
 import { FINAL_STAGES, type RecordPayment, type TxRecord } from "./record.ts";
 
 const V = "v1";

@@ -13,14 +13,14 @@ import {
   loadCommittee,
   signPaymentTransaction,
 } from "@allegro/client";
-import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anvil.ts";
+import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "@allegro/server/anvil";
 import {
   type LocalCommittee,
   type SidecarProcess,
   spawnSidecars,
   writeCommittee,
-} from "../demo/network.ts";
-import { jsonLogger } from "../sidecar/log.ts";
+} from "@allegro/server/network";
+import { jsonLogger } from "@allegro/server/log";
 import { type RunningBackend, startBackend } from "./app.ts";
 import { parseRunConfig } from "./config.ts";
 

@@ -1,12 +1,9 @@
 /**
- * Unit tests of the backend's small parts: config, LRU, event hub, stage rules, static files,
- * demo accounts.
+ * Unit tests of the backend's small parts: config, LRU, event hub, stage rules, static files.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { ConfigError, DEFAULT_TOKENS, parseRunConfig, runHelp } from "./config.ts";
-import { loadDemoAccounts, writeDemoAccounts } from "./demo_accounts.ts";
 import { EventHub } from "./events.ts";
 import { Lru } from "./lru.ts";
 import { canMove } from "./record.ts";
@@ -145,27 +142,6 @@ Deno.test("static files stay inside their folder", async () => {
     assert.equal(await assets("/../secret.txt"), undefined);
     assert.equal(await assets("/%2e%2e/secret.txt"), undefined);
     assert.equal(await assets("/missing.js"), undefined);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("demo accounts: written 0600, read back, refused when a key does not match", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "demo-accounts.json");
-    const privateKey = generatePrivateKey();
-    const alice = { name: "alice", address: privateKeyToAccount(privateKey).address, privateKey };
-    await writeDemoAccounts(path, [alice]);
-    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
-    assert.deepEqual(await loadDemoAccounts(path), [alice]);
-    const other = privateKeyToAccount(generatePrivateKey()).address;
-    await Deno.remove(path);
-    await writeDemoAccounts(path, [{ ...alice, address: other }]);
-    await assert.rejects(loadDemoAccounts(path), /accounts\[0\]\.address is not the address/);
-    await Deno.remove(path);
-    await writeDemoAccounts(path, [alice, alice]);
-    await assert.rejects(loadDemoAccounts(path), /accounts\[1\]\.name must be a unique/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

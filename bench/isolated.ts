@@ -8,12 +8,12 @@
  */
 import type { Hex } from "viem";
 import { CertificateSigner, type Committee, ed25519 } from "@allegro/client";
-import { testCommittee } from "../client/testing.ts";
-import { cachingEd25519, PaymentCache } from "../sidecar/caches.ts";
-import { type AccountTracker, Certifier } from "../sidecar/certifier.ts";
-import { balanceId, laneId, Ledger } from "../sidecar/ledger.ts";
-import { enableNativeSecp256k1 } from "../sidecar/secp256k1.ts";
-import { Store } from "../sidecar/store.ts";
+import { testCommittee } from "@allegro/client/testing";
+import { cachingEd25519, PaymentCache } from "@allegro/sidecar/caches";
+import { type AccountTracker, Certifier } from "@allegro/sidecar/certifier";
+import { balanceId, laneId, Ledger } from "@allegro/sidecar/ledger";
+import { enableNativeSecp256k1 } from "@allegro/sidecar/secp256k1";
+import { Store } from "@allegro/sidecar/store";
 
 /** The chain id of every benchmark payment. */
 export const CHAIN_ID = 1337n;

@@ -8,10 +8,10 @@
  * @module
  */
 import { FastPaySidecar } from "@allegro/proto";
-import { serveConnect } from "@allegro/client/server";
-import { TxEvents } from "../sidecar/events.ts";
-import { SidecarMetrics } from "../sidecar/metrics.ts";
-import { sidecarService, submitFastPath } from "../sidecar/service.ts";
+import { serveConnect } from "@allegro/server/listen";
+import { TxEvents } from "@allegro/sidecar/events";
+import { SidecarMetrics } from "@allegro/sidecar/metrics";
+import { sidecarService, submitFastPath } from "@allegro/sidecar/service";
 import { startIsolated } from "./isolated.ts";
 
 if (import.meta.main) {

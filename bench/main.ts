@@ -42,8 +42,8 @@ import {
   signPaymentTransaction,
 } from "@allegro/client";
 import { pathToFileURL } from "node:url";
-import { FUNDER_KEYS, startAnvil } from "../demo/anvil.ts";
-import { spawnBackend, spawnSidecars, writeCommittee } from "../demo/network.ts";
+import { FUNDER_KEYS, startAnvil } from "@allegro/server/anvil";
+import { spawnBackend, spawnSidecars, writeCommittee } from "@allegro/server/network";
 import { CHAIN_ID, type IsolatedSidecar, startIsolated } from "./isolated.ts";
 import { drive, type Outcome, quantile, type RunStats } from "./load.ts";
 import {

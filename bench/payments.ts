@@ -20,8 +20,8 @@ import {
   qcHash,
   type QuorumCertificate,
 } from "@allegro/client";
-import { ffiSecp256k1, type NativeSecp256k1, wasmSecp256k1 } from "../sidecar/secp256k1.ts";
-import type { SubmissionRequest } from "../sidecar/submission.ts";
+import { ffiSecp256k1, type NativeSecp256k1, wasmSecp256k1 } from "@allegro/sidecar/secp256k1";
+import type { SubmissionRequest } from "@allegro/sidecar/submission";
 
 const TxEnvelopeTempo = Transaction.z_TxEnvelopeTempo;
 

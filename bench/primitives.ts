@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { bytesToHex, hexToBytes } from "viem";
 import { Secp256k1 } from "viem/tempo";
 import { decodePayment, ed25519, useSecp256k1Recovery } from "@allegro/client";
-import { ffiSecp256k1, type NativeSecp256k1, wasmSecp256k1 } from "../sidecar/secp256k1.ts";
-import { Store } from "../sidecar/store.ts";
-import type { PendingTx } from "../sidecar/ledger.ts";
+import { ffiSecp256k1, type NativeSecp256k1, wasmSecp256k1 } from "@allegro/sidecar/secp256k1";
+import { Store } from "@allegro/sidecar/store";
+import type { PendingTx } from "@allegro/sidecar/ledger";
 import { CHAIN_ID } from "./isolated.ts";
 import { benchAccounts, Lanes, payloadSigner, singlePayments } from "./payments.ts";
 

@@ -25,8 +25,8 @@ import {
   Wallet,
 } from "./mod.ts";
 import { KvNonceStore } from "./deno.ts";
-import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anvil.ts";
-import { type SidecarProcess, spawnSidecars, writeCommittee } from "../demo/network.ts";
+import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "@allegro/server/anvil";
+import { type SidecarProcess, spawnSidecars, writeCommittee } from "@allegro/server/network";
 
 const USD = 1_000_000n;
 const MAX_FEE = 2000n; // ceil(100000 gas × 20 gwei / 10^12), the client's defaults

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
-import { launchChromium } from "./testdata/chromium.ts";
+import { launchChromium } from "@allegro/server/chromium";
 
 const ROOT = new URL("../", import.meta.url);
 const ENTRY = new URL("./testdata/browser_entry.ts", import.meta.url);

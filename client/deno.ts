@@ -1,8 +1,7 @@
 /**
- * `@allegro/client/deno`: the parts of the client that need Deno APIs and so are kept out of the
- * browser surface of `@allegro/client` — the Deno KV `NonceStore` that lets a wallet's
- * nonce reservations survive restarts, and `openExclusiveKv` for servers that must be the only
- * process writing their database.
+ * `@allegro/client/deno`: the part of the client that needs Deno APIs and so is kept out of the
+ * browser surface of `@allegro/client` — the Deno KV `NonceStore` that lets a wallet's nonce
+ * reservations survive restarts.
  *
  * @example
  * ```ts
@@ -24,5 +23,4 @@
  *
  * @module
  */
-export * from "./exclusive_kv.ts";
 export * from "./kv_nonce_store.ts";

@@ -21,7 +21,7 @@ import {
   signPaymentTransaction,
   verifyQuorumCertificate,
 } from "./mod.ts";
-import { type Listener, serveConnect } from "./server.ts";
+import { type Listener, serveConnect } from "@allegro/server/listen";
 
 type Behaviour = "sign" | "reject" | "impostor" | "slow";
 

@@ -25,7 +25,7 @@ import {
   watchIncoming,
 } from "./mod.ts";
 import { connectSidecars } from "./transport.ts";
-import { type Listener, serveConnect } from "./server.ts";
+import { type Listener, serveConnect } from "@allegro/server/listen";
 
 const CHAIN = { chainId: 1337n, epoch: 3n };
 const alice = privateKeyToAccount(

@@ -3,9 +3,9 @@
  * canonical hashes (SPEC §4), Ed25519 certificates, committees and quorum certificates, Tempo
  * payments (build, sign, decode), and the payer's side: a wallet with nonce reservation,
  * transports to sidecars and the backend, the fan-out, and {@linkcode AllegroClient} (`pay`,
- * `watch`, `incoming`). Deno-only parts (the Deno KV nonce store, the exclusive KV opener) live in
- * `@allegro/client/deno`; the Connect servers in `@allegro/client/server`; the server command
- * lines (options, commands, stop signals) in `@allegro/client/cli`.
+ * `watch`, `incoming`). The Deno KV nonce store, which needs Deno APIs, lives in
+ * `@allegro/client/deno`; what only servers need (listeners, command lines) is in the workspace's
+ * `@allegro/server`.
  *
  * @example
  * ```ts

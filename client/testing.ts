@@ -1,6 +1,6 @@
 /**
- * Fixtures for tests: deterministic validator keys, committees and signed certificates.
- * Not exported from `mod.ts`.
+ * `@allegro/client/testing`: fixtures for the tests of code built on the client — a committee of
+ * deterministic validator keys and their signers. Not part of `@allegro/client` itself.
  *
  * @module
  */
@@ -8,7 +8,17 @@ import { bytesToHex } from "viem";
 import { CertificateSigner } from "./certificate.ts";
 import { type Committee, parseCommittee } from "./committee.ts";
 
-/** A committee of `n` validators with seeds `[i+1; 32]`, and their signers. */
+/**
+ * A committee of `n` validators with seeds `[i+1; 32]`, and their signers.
+ *
+ * @example
+ * ```ts
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee, signers } = await testCommittee(4);
+ * console.log(committee.validators.length, signers.length); // 4 4
+ * ```
+ */
 export async function testCommittee(
   n: number,
   scope = { chainId: 1337n, epoch: 42n },

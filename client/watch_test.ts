@@ -14,7 +14,7 @@ import {
   qcInit,
   Wallet,
 } from "./mod.ts";
-import { serveConnect } from "./server.ts";
+import { serveConnect } from "@allegro/server/listen";
 import { testCommittee } from "./testing.ts";
 
 const { committee, signers } = await testCommittee(4);

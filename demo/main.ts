@@ -13,11 +13,11 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { main as backendMain } from "../backend/main.ts";
-import { buildWebUi, webSourcesPresent } from "../backend/web/build.ts";
-import { packagedWebDir } from "../backend/web/packaged.ts";
-import { main as sidecarMain } from "../sidecar/main.ts";
-import { DEMO_FUNDS, type LocalNetwork, startLocalNetwork } from "./net.ts";
+import { main as backendMain } from "@allegro/backend";
+import { buildWebUi, webSourcesPresent } from "@allegro/backend/web/build";
+import { packagedWebDir } from "@allegro/backend/web/packaged";
+import { main as sidecarMain } from "@allegro/sidecar";
+import { DEMO_FUNDS, type LocalNetwork, startLocalNetwork } from "@allegro/server/local-network";
 import { jsonReporter, type Reporter, textReporter } from "./report.ts";
 import { runScenario, type ScenarioSummary } from "./scenario.ts";
 

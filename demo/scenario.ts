@@ -17,8 +17,8 @@ import {
   Wallet,
 } from "@allegro/client";
 import { pathToFileURL } from "node:url";
-import { fund, FUNDER_KEYS, PATH_USD } from "./anvil.ts";
-import type { LocalNetwork } from "./net.ts";
+import { fund, FUNDER_KEYS, PATH_USD } from "@allegro/server/anvil";
+import type { LocalNetwork } from "@allegro/server/local-network";
 import type { Reporter } from "./report.ts";
 
 /** One USD in TIP-20 base units (6 decimals). */

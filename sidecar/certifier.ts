@@ -13,7 +13,7 @@ import {
   type RejectCode,
 } from "@allegro/client";
 import { type Certify, decide, type DecisionPolicy } from "./decide.ts";
-import { KeyedMutex } from "./keyed_mutex.ts";
+import { KeyedMutex } from "@allegro/server/keyed-mutex";
 import {
   contentionId,
   laneId,

@@ -14,7 +14,7 @@ import {
   signPaymentTransaction,
   txHash,
 } from "@allegro/client";
-import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anvil.ts";
+import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "@allegro/server/anvil";
 import { type ChainEvent, ChainFollower, type ChainFollowerOptions } from "./chain.ts";
 import { balanceId, laneId, Ledger, type PendingTx } from "./ledger.ts";
 

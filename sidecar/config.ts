@@ -1,5 +1,5 @@
 /**
- * `sidecar run` settings: the option table (read by `@allegro/client/cli`: flags, the config
+ * `sidecar run` settings: the option table (read by `@allegro/server/cli`: flags, the config
  * file, validation and `--help`) and the validated {@linkcode SidecarConfig}.
  *
  * @module
@@ -12,7 +12,7 @@ import {
   optionsHelp,
   type OptionSpec,
   readOptions,
-} from "@allegro/client/cli";
+} from "@allegro/server/cli";
 
 export { ConfigError };
 

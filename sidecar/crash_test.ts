@@ -11,8 +11,8 @@ import { bytesToHex, type Hex, hexToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { FastPaySidecar, RejectCode } from "@allegro/proto";
 import { allegroNonceKey, certificateFromProto, signPaymentTransaction } from "@allegro/client";
-import { FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anvil.ts";
-import { spawnSidecar, writeCommittee } from "../demo/network.ts";
+import { FUNDER_KEYS, PATH_USD, startAnvil } from "@allegro/server/anvil";
+import { spawnSidecar, writeCommittee } from "@allegro/server/network";
 
 const RESTARTS = 20;
 const CONCURRENCY = 6;

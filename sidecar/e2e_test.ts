@@ -23,8 +23,8 @@ import {
   signPaymentTransaction,
   verifyQuorumCertificate,
 } from "@allegro/client";
-import { fund, FUNDER_KEYS, PATH_USD, startAnvil } from "../demo/anvil.ts";
-import { spawnSidecars, writeCommittee } from "../demo/network.ts";
+import { fund, FUNDER_KEYS, PATH_USD, startAnvil } from "@allegro/server/anvil";
+import { spawnSidecars, writeCommittee } from "@allegro/server/network";
 
 const USD = 1_000_000n;
 const MAX_FEE = 2000n; // ceil(100000 gas * 20 gwei / 10^12)

@@ -12,7 +12,7 @@ import { bytesToHex, type Hex } from "viem";
 import { FastPaySidecar } from "@allegro/proto";
 import { bytesEqual, type Committee, verifyBoardEntry } from "@allegro/client";
 import { Bounded } from "./caches.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "@allegro/server/log";
 import type { SidecarMetrics } from "./metrics.ts";
 import type { GossipWrite, Store } from "./store.ts";
 

@@ -10,9 +10,9 @@ import {
   paymentTxHash,
   verifyBoardEntry,
 } from "@allegro/client";
-import { serveConnect } from "@allegro/client/server";
+import { serveConnect } from "@allegro/server/listen";
 import { Gossip, type GossipOptions } from "./gossip.ts";
-import { jsonLogger } from "./log.ts";
+import { jsonLogger } from "@allegro/server/log";
 import { SidecarMetrics } from "./metrics.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import { alice, PATH_USD, submission, testCertifier } from "./testing.ts";

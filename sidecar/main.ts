@@ -13,10 +13,10 @@
 import { parseArgs } from "node:util";
 import { bytesToHex } from "viem";
 import { startSidecar } from "./app.ts";
-import { runCommands, stopSignal } from "@allegro/client/cli";
+import { runCommands, stopSignal } from "@allegro/server/cli";
 import { ConfigError, parseRunConfig, runHelp } from "./config.ts";
-import { writeKeyFile } from "./keyfile.ts";
-import { jsonLogger } from "./log.ts";
+import { writeKeyFile } from "@allegro/server/keyfile";
+import { jsonLogger } from "@allegro/server/log";
 
 const USAGE = `Allegro validator sidecar
 

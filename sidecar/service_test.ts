@@ -3,7 +3,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { hexToBytes } from "viem";
 import { FastPaySidecar, RejectCode, Stage } from "@allegro/proto";
-import { serveConnect, serveGrpc } from "@allegro/client/server";
+import { serveConnect, serveGrpc } from "@allegro/server/listen";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TxEvents } from "./events.ts";
 import { SidecarMetrics } from "./metrics.ts";

@@ -8,7 +8,7 @@
  */
 import { bytesToHex, type Hex } from "viem";
 import { bytesEqual, type Certificate, type RejectCode } from "@allegro/client";
-import { type ExclusiveKv, openExclusiveKv } from "@allegro/client/deno";
+import { type ExclusiveKv, openExclusiveKv } from "@allegro/server/exclusive-kv";
 import type { PendingTx } from "./ledger.ts";
 
 /** A certificate with what a reader needs to verify it, as kept on the bulletin board. */

@@ -17,15 +17,15 @@ import {
   type QuorumCertificate,
   signPaymentTransaction,
 } from "@allegro/client";
-import { testCommittee } from "../client/testing.ts";
-import { PATH_USD } from "../demo/anvil.ts";
+import { testCommittee } from "@allegro/client/testing";
+import { PATH_USD } from "@allegro/server/anvil";
 import { cachingEd25519, PaymentCache } from "./caches.ts";
 import { type AccountTracker, Certifier } from "./certifier.ts";
 import { balanceId, laneId, Ledger } from "./ledger.ts";
 import { Store } from "./store.ts";
 import type { SubmissionRequest } from "./submission.ts";
 
-export { ALPHA_USD, PATH_USD } from "../demo/anvil.ts";
+export { ALPHA_USD, PATH_USD } from "@allegro/server/anvil";
 export const CHAIN_ID = 1337n;
 export const HEAD_MILLIS = 1_800_000_000_000n;
 

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Locator, Page } from "playwright-core";
-import { launchChromium } from "../../client/testdata/chromium.ts";
-import { type LocalNetwork, startLocalNetwork } from "../../demo/net.ts";
+import { launchChromium } from "@allegro/server/chromium";
+import { type LocalNetwork, startLocalNetwork } from "@allegro/server/local-network";
 import { buildWebUi } from "./build.ts";
 
 const OUTPUT = fileURLToPath(new URL("../../test-output/", import.meta.url));

@@ -27,7 +27,7 @@ const json = (value: unknown) =>
  *
  * @example
  * ```ts
- * import { jsonLogger } from "./log.ts";
+ * import { jsonLogger } from "@allegro/server/log";
  *
  * const lines: string[] = [];
  * const log = jsonLogger("dave", (line) => lines.push(line));

@@ -39,7 +39,7 @@ export interface Listener {
  *
  * @example
  * ```ts ignore
- * import { serveConnect } from "@allegro/client/server";
+ * import { serveConnect } from "@allegro/server/listen";
  *
  * const listener = serveConnect({
  *   hostname: "127.0.0.1",
@@ -84,7 +84,7 @@ export function serveConnect(options: ServeOptions): Listener {
  *
  * @example
  * ```ts ignore
- * import { serveGrpc } from "@allegro/client/server";
+ * import { serveGrpc } from "@allegro/server/listen";
  *
  * const grpc = await serveGrpc({ hostname: "127.0.0.1", port: 0, readMaxBytes: 1 << 20, routes });
  * await grpc.close();

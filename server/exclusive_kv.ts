@@ -20,7 +20,7 @@ export interface ExclusiveKv {
  *
  * @example
  * ```ts
- * import { openExclusiveKv } from "./exclusive_kv.ts";
+ * import { openExclusiveKv } from "@allegro/server/exclusive-kv";
  *
  * const dir = await Deno.makeTempDir();
  * const db = await openExclusiveKv(`${dir}/example.kv`, "example");

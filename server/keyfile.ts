@@ -1,6 +1,7 @@
 /**
- * Validator key files: JSON `{ "secret_key": hex, "public_key": hex }` written with mode 0600.
- * A sidecar refuses a key file that its group or others can read.
+ * Validator key files: JSON `{ "secret_key": hex, "public_key": hex }` written with mode 0600
+ * (by `sidecar keygen` and the local network launcher). A sidecar refuses a key file that its
+ * group or others can read.
  *
  * @module
  */

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { KeyedMutex } from "./keyed_mutex.ts";
+ * import { KeyedMutex } from "@allegro/server/keyed-mutex";
  *
  * const mutex = new KeyedMutex();
  * const order: number[] = [];

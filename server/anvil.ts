@@ -11,7 +11,7 @@
  * @example
  * ```ts ignore
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
- * import { DEV_KEYS, fund, PATH_USD, startAnvil } from "./anvil.ts";
+ * import { DEV_KEYS, fund, PATH_USD, startAnvil } from "@allegro/server/anvil";
  *
  * await using anvil = await startAnvil({ chainId: 1337n, blockTimeSeconds: 1 });
  * const alice = privateKeyToAccount(generatePrivateKey());
@@ -42,7 +42,7 @@ import { Abis, Transaction } from "viem/tempo";
  *
  * @example
  * ```ts
- * import { PATH_USD } from "./anvil.ts";
+ * import { PATH_USD } from "@allegro/server/anvil";
  *
  * console.log(PATH_USD); // 0x20c0000000000000000000000000000000000000
  * ```
@@ -53,7 +53,7 @@ export const PATH_USD: Address = "0x20c0000000000000000000000000000000000000";
  *
  * @example
  * ```ts
- * import { ALPHA_USD } from "./anvil.ts";
+ * import { ALPHA_USD } from "@allegro/server/anvil";
  *
  * console.log(ALPHA_USD.endsWith("01")); // true
  * ```
@@ -64,7 +64,7 @@ export const ALPHA_USD: Address = "0x20c0000000000000000000000000000000000001";
  *
  * @example
  * ```ts
- * import { BETA_USD } from "./anvil.ts";
+ * import { BETA_USD } from "@allegro/server/anvil";
  *
  * console.log(BETA_USD.endsWith("02")); // true
  * ```
@@ -75,7 +75,7 @@ export const BETA_USD: Address = "0x20c0000000000000000000000000000000000002";
  *
  * @example
  * ```ts
- * import { THETA_USD } from "./anvil.ts";
+ * import { THETA_USD } from "@allegro/server/anvil";
  *
  * console.log(THETA_USD.endsWith("03")); // true
  * ```
@@ -90,7 +90,7 @@ export const THETA_USD: Address = "0x20c0000000000000000000000000000000000003";
  * @example
  * ```ts
  * import { privateKeyToAccount } from "viem/accounts";
- * import { DEV_KEYS } from "./anvil.ts";
+ * import { DEV_KEYS } from "@allegro/server/anvil";
  *
  * console.log(privateKeyToAccount(DEV_KEYS[3]).address); // 0x90F79bf6EB2c4f870365E785982E1f101E93b906
  * ```
@@ -113,7 +113,7 @@ export const DEV_KEYS: readonly Hex[] = [
  *
  * @example
  * ```ts
- * import { FUNDER_KEYS } from "./anvil.ts";
+ * import { FUNDER_KEYS } from "@allegro/server/anvil";
  *
  * console.log(FUNDER_KEYS.length); // 7
  * ```
@@ -125,7 +125,7 @@ export const FUNDER_KEYS: readonly Hex[] = DEV_KEYS.slice(3);
  *
  * @example
  * ```ts
- * import type { AnvilOptions } from "./anvil.ts";
+ * import type { AnvilOptions } from "@allegro/server/anvil";
  *
  * const options: AnvilOptions = { chainId: 1337n, blockTimeSeconds: 0.5 };
  * ```
@@ -146,7 +146,7 @@ export interface AnvilOptions {
  *
  * @example
  * ```ts ignore
- * import { startAnvil } from "./anvil.ts";
+ * import { startAnvil } from "@allegro/server/anvil";
  *
  * await using anvil = await startAnvil();
  * console.log(anvil.rpcUrl, anvil.wsUrl, anvil.chainId); // http://127.0.0.1:… ws://127.0.0.1:… 1337n
@@ -175,7 +175,7 @@ const START_ATTEMPTS = 3;
  *
  * @example
  * ```ts ignore
- * import { startAnvil } from "./anvil.ts";
+ * import { startAnvil } from "@allegro/server/anvil";
  *
  * const anvil = await startAnvil({ blockTimeSeconds: 0.5 });
  * try {
@@ -473,7 +473,7 @@ function dirname(path: string): string {
  *
  * @example
  * ```ts
- * import { FUNDER_KEYS, type FundParams, PATH_USD } from "./anvil.ts";
+ * import { FUNDER_KEYS, type FundParams, PATH_USD } from "@allegro/server/anvil";
  *
  * const params: FundParams = {
  *   from: FUNDER_KEYS[0],
@@ -514,7 +514,7 @@ export interface FundReceipt {
  *
  * @example
  * ```ts ignore
- * import { fund, FUNDER_KEYS, PATH_USD, startAnvil } from "./anvil.ts";
+ * import { fund, FUNDER_KEYS, PATH_USD, startAnvil } from "@allegro/server/anvil";
  *
  * await using anvil = await startAnvil();
  * const receipt = await fund(anvil, {

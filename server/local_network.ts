@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { type DemoAccount, writeDemoAccounts } from "../backend/demo_accounts.ts";
+import { type DemoAccount, writeDemoAccounts } from "./demo_accounts.ts";
 import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "./anvil.ts";
 import {
   type ComponentProcess,

@@ -85,7 +85,7 @@ export interface OptionValues {
  *
  * @example
  * ```ts
- * import { optionsHelp } from "./cli.ts";
+ * import { optionsHelp } from "@allegro/server/cli";
  *
  * console.log(optionsHelp("Usage: tool run [options]", [
  *   { flag: "listen", kind: "address", default: "127.0.0.1:7001", help: "HOST:PORT to serve" },
@@ -112,7 +112,7 @@ export function optionsHelp(usage: string, options: readonly OptionSpec[]): stri
  *
  * @example
  * ```ts
- * import { readOptions } from "./cli.ts";
+ * import { readOptions } from "@allegro/server/cli";
  *
  * const values = await readOptions(["--port", "8080"], [
  *   { flag: "port", kind: "int", min: 1, max: 65535, help: "TCP port", required: true },
@@ -228,7 +228,7 @@ export type Command = (args: string[]) => Promise<number>;
  *
  * @example
  * ```ts
- * import { runCommands } from "./cli.ts";
+ * import { runCommands } from "@allegro/server/cli";
  *
  * const code = await runCommands("tool", "Usage: tool hello", {
  *   hello: () => Promise.resolve(0),

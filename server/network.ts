@@ -1,14 +1,16 @@
 /**
  * Local Allegro networks for tests, the demo and people: anvil in Tempo mode (or an existing
  * node), validator keys and a committee file in a data folder, sidecar processes and the
- * backend, each started with the narrowest permissions that work. Loopback only.
+ * backend, each started with the narrowest permissions that work. Loopback only. The components
+ * run from their packages' public entries (`@allegro/sidecar`, `@allegro/backend`) as programs,
+ * never imported: this member sits below them.
  *
  * @module
  */
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { bytesToHex } from "viem";
-import { writeKeyFile } from "../sidecar/keyfile.ts";
+import { writeKeyFile } from "./keyfile.ts";
 
 /** A validator of a local network. */
 export interface LocalValidator {
@@ -32,7 +34,7 @@ export interface LocalCommittee {
  *
  * @example
  * ```ts
- * import { freePort } from "./network.ts";
+ * import { freePort } from "@allegro/server/network";
  *
  * const port = await freePort();
  * ```
@@ -111,9 +113,10 @@ export type SidecarProcess = ComponentProcess;
 /** Which program a component runs. */
 export type Component = "sidecar" | "backend";
 
-const MAINS: Record<Component, URL> = {
-  sidecar: new URL("../sidecar/main.ts", import.meta.url),
-  backend: new URL("../backend/main.ts", import.meta.url),
+/** The components' programs, by package name: their public entry, resolved only from source. */
+const MAINS: Record<Component, string> = {
+  sidecar: "@allegro/sidecar",
+  backend: "@allegro/backend",
 };
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
 /** The sidecar may load libsecp256k1 through FFI (it falls back to WebAssembly without it). */
@@ -121,13 +124,13 @@ const permissions = (component: Component) =>
   component === "sidecar" ? [...PERMISSIONS, "--allow-ffi"] : PERMISSIONS;
 
 /**
- * The command line that runs `component`: its `main.ts` from source when this module runs from
- * source, else this very program again with a `__sidecar` / `__backend` first argument (a
+ * The command line that runs `component`: its package's entry (`main.ts`) when this module runs
+ * from source, else this very program again with a `__sidecar` / `__backend` first argument (a
  * `deno compile`d or bundled demo carries every component; see `demo/main.ts`).
  *
  * @example
  * ```ts
- * import { componentCommand } from "./network.ts";
+ * import { componentCommand } from "@allegro/server/network";
  *
  * const [program, ...args] = componentCommand("sidecar");
  * console.log(args.includes("run")); // true when run from source
@@ -147,7 +150,7 @@ export function componentCommand(component: Component): string[] {
       `__${component}`,
     ];
   }
-  return [Deno.execPath(), "run", ...permissions(component), MAINS[component].href];
+  return [Deno.execPath(), "run", ...permissions(component), import.meta.resolve(MAINS[component])];
 }
 
 /** How to start one component process. */

@@ -5,7 +5,7 @@
  * `deno task demo --keep-running`) ever sets `--demo-accounts`.
  *
  * The file is JSON: `{ "accounts": [{ "name", "address", "private_key" }] }`, written with mode
- * 0600.
+ * 0600 by the local network launcher and read by the backend.
  *
  * @module
  */
