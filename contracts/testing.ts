@@ -23,6 +23,7 @@ import {
   keccak256,
   type LocalAccount,
   numberToHex,
+  parseEventLogs,
   type PublicClient,
   stringToHex,
   toHex,
@@ -46,17 +47,15 @@ import {
   vaultAbi,
   type VaultAttestation,
 } from "@allegro/client";
-import {
-  ALPHA_USD,
-  type Anvil,
-  BETA_USD,
-  fund,
-  FUNDER_KEYS,
-  PATH_USD,
-  startAnvil,
-} from "@allegro/server/anvil";
+import * as devChain from "@allegro/server/anvil";
+import { type Anvil, fund, FUNDER_KEYS, startAnvil } from "@allegro/server/anvil";
 
-export { ALPHA_USD, BETA_USD, PATH_USD };
+/** pathUSD (checksummed, as orders and events carry addresses): the tests' fee token. */
+export const PATH_USD: Address = getAddress(devChain.PATH_USD);
+/** AlphaUSD: the tests' default order token. */
+export const ALPHA_USD: Address = getAddress(devChain.ALPHA_USD);
+/** BetaUSD: a second token. */
+export const BETA_USD: Address = getAddress(devChain.BETA_USD);
 
 /** The chain id every vault test runs on. */
 export const CHAIN_ID = 1337n;
@@ -625,4 +624,65 @@ export function assertError(
     );
   }
   if (args !== undefined) assertEquals(actual.args, args, `${where}arguments of ${name}`);
+}
+
+// ---- a TIP-20 of the test's own ---------------------------------------------------------------
+
+const TIP20_FACTORY: Address = "0x20Fc000000000000000000000000000000000000";
+const TIP403_REGISTRY: Address = "0x403c000000000000000000000000000000000000";
+const role = (name: string) => keccak256(stringToHex(name));
+
+/**
+ * Creates a TIP-20 (USD, quoted in pathUSD) through the TIP-20 factory with `admin` as its admin,
+ * grants `admin` the issuer, pause and unpause roles, and mints `mint` to each given account.
+ */
+export async function createToken(
+  chain: TestChain,
+  admin: LocalAccount,
+  mint: readonly { readonly to: Address; readonly amount: bigint }[] = [],
+): Promise<Address> {
+  const receipt = await sendOk(chain, admin, [{
+    to: TIP20_FACTORY,
+    data: encodeFunctionData({
+      abi: Abis.tip20Factory,
+      functionName: "createToken",
+      args: ["Allegro Test", "ATST", "USD", PATH_USD, admin.address, testKey(crypto.randomUUID())],
+    }),
+  }]);
+  const [created] = parseEventLogs({
+    abi: Abis.tip20Factory,
+    logs: receipt.logs,
+    eventName: "TokenCreated",
+  });
+  const token = getAddress(created.args.token);
+  await sendOk(chain, admin, [
+    ...["ISSUER_ROLE", "PAUSE_ROLE", "UNPAUSE_ROLE"].map((r) =>
+      tip20Call(token, "grantRole", [role(r), admin.address])
+    ),
+    ...mint.map((m) => tip20Call(token, "mint", [m.to, m.amount])),
+  ]);
+  return token;
+}
+
+/** Puts `token` under a new TIP-403 blacklist policy that bars `barred` (sender or recipient). */
+export async function barAccounts(
+  chain: TestChain,
+  admin: LocalAccount,
+  token: Address,
+  barred: readonly Address[],
+): Promise<void> {
+  const receipt = await sendOk(chain, admin, [{
+    to: TIP403_REGISTRY,
+    data: encodeFunctionData({
+      abi: Abis.tip403Registry,
+      functionName: "createPolicyWithAccounts",
+      args: [admin.address, 1, [...barred]],
+    }),
+  }]);
+  const [created] = parseEventLogs({
+    abi: Abis.tip403Registry,
+    logs: receipt.logs,
+    eventName: "PolicyCreated",
+  });
+  await sendOk(chain, admin, [tip20Call(token, "changeTransferPolicyId", [created.args.policyId])]);
 }
