@@ -48,7 +48,7 @@ import {
   type VaultAttestation,
 } from "@allegro/client";
 import * as devChain from "@allegro/server/anvil";
-import { type Anvil, fund, FUNDER_KEYS, startAnvil } from "@allegro/server/anvil";
+import { type Anvil, FUNDER_KEYS, startAnvil } from "@allegro/server/anvil";
 
 /** pathUSD (checksummed, as orders and events carry addresses): the tests' fee token. */
 export const PATH_USD: Address = getAddress(devChain.PATH_USD);
@@ -303,19 +303,18 @@ export function testAccount(label: string): LocalAccount {
 let funderTurn = 0;
 
 /**
- * Gives `to` `amount` of each token in `tokens`, plus pathUSD for its fees, from anvil's funded
- * dev accounts (round robin, so that parallel funding spreads over them).
+ * Gives `to` `amount` of each token in `tokens`, plus pathUSD for its fees, in one transaction
+ * from one of anvil's funded dev accounts (round robin). Unlike the launcher's `fund`, this
+ * works after a test moved chain time past the wall clock.
  */
 export async function fundAccount(
   chain: TestChain,
   to: Address,
   tokens: readonly { readonly token: Address; readonly amount: bigint }[],
 ): Promise<void> {
+  const funder = privateKeyToAccount(FUNDER_KEYS[funderTurn++ % FUNDER_KEYS.length]);
   const transfers = [{ token: FEE_TOKEN, amount: 1_000_000_000n }, ...tokens];
-  await Promise.all(transfers.map((t) => {
-    const from = FUNDER_KEYS[funderTurn++ % FUNDER_KEYS.length];
-    return fund(chain.anvil, { from, to, token: t.token, amount: t.amount, feeToken: FEE_TOKEN });
-  }));
+  await sendOk(chain, funder, transfers.map((t) => tip20Call(t.token, "transfer", [to, t.amount])));
 }
 
 /** A TIP-20 balance held by a wallet (not the vault's accounting). */
