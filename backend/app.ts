@@ -9,7 +9,7 @@ import { createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { FastPayAggregator } from "@allegro/proto";
 import { connectSidecars, loadCommittee } from "@allegro/client";
-import { type Listener, serveGrpc } from "@allegro/server/listen";
+import { type Listener, serveFetch, serveGrpc } from "@allegro/server/listen";
 import type { Logger } from "@allegro/server/log";
 import { Aggregator } from "./aggregator.ts";
 import { BoardPuller } from "./boards.ts";
@@ -171,17 +171,7 @@ export async function startBackend(
       ? { assets: hooks.assets }
       : {}),
   });
-  const server = Deno.serve({
-    hostname: config.listen.hostname,
-    port: config.listen.port,
-    onListen: () => {},
-  }, app.fetch);
-  const addr = server.addr as Deno.NetAddr;
-  const listeners: Listener[] = [{
-    hostname: addr.hostname,
-    port: addr.port,
-    close: () => server.shutdown(),
-  }];
+  const listeners: Listener[] = [serveFetch(config.listen, (request) => app.fetch(request))];
   if (config.grpcListen) {
     listeners.push(
       await serveGrpc({ ...config.grpcListen, routes, readMaxBytes: config.maxBodyBytes }),
