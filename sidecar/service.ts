@@ -225,7 +225,9 @@ export function sidecarService(deps: SidecarServiceDeps): ServiceImpl<typeof Fas
         wake();
       });
       const deadline = Number(pending.validBeforeMillis) - Date.now() + 30_000;
-      const timer = setTimeout(() => wake(), Math.max(deadline, 0));
+      // setTimeout takes at most 2^31-1 ms (a longer delay fires at once, with a warning); an
+      // earlier wake only re-checks the deadline.
+      const timer = setTimeout(() => wake(), Math.min(Math.max(deadline, 0), 2 ** 31 - 1));
       const onAbort = () => wake();
       context.signal.addEventListener("abort", onAbort);
       try {
