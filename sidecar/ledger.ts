@@ -126,19 +126,19 @@ export class CacheMap<K, V> extends Map<K, V> {
  */
 export class Ledger {
   /** Cache: contention id → lock (`null`: known free). */
-  readonly locks = new CacheMap<string, Lock | null>();
+  readonly locks: CacheMap<string, Lock | null> = new CacheMap();
   /** Cache: lane id → next local nonce (`null`: none issued). */
-  readonly localNonces = new CacheMap<string, bigint | null>();
+  readonly localNonces: CacheMap<string, bigint | null> = new CacheMap();
   /** Cache: parent tx hash hex → child tx hash (`null`: not consumed). */
-  readonly consumed = new CacheMap<Hex, Uint8Array | null>();
+  readonly consumed: CacheMap<Hex, Uint8Array | null> = new CacheMap();
   /** Cache: request id → answer (`null`: unseen). */
-  readonly requests = new CacheMap<string, RequestAnswer | null>();
+  readonly requests: CacheMap<string, RequestAnswer | null> = new CacheMap();
   /** Chain: lane id → nonce at the head. */
-  readonly chainNonces = new Map<string, bigint>();
+  readonly chainNonces: Map<string, bigint> = new Map();
   /** Chain: balance id → balance at the head. */
-  readonly chainBalances = new Map<string, bigint>();
+  readonly chainBalances: Map<string, bigint> = new Map();
   /** Pending certified transactions by tx hash hex. */
-  readonly pending = new Map<Hex, PendingTx>();
+  readonly pending: Map<Hex, PendingTx> = new Map();
   /** Sum of pending debits per balance id. */
   readonly #debits = new Map<string, bigint>();
   /** Sum of pending credits per balance id. */
