@@ -1,10 +1,22 @@
 /**
  * Debian's chromium for browser tests, driven by playwright-core (never a browser a test tool
- * downloads; `.ci/run` installs the package).
+ * downloads; `deno task test` installs the package first, see `tools/preflight.ts`).
  *
  * @module
  */
 import { type Browser, chromium } from "playwright-core";
+
+/**
+ * Where Debian's `chromium` package puts the browser.
+ *
+ * @example
+ * ```ts
+ * import { CHROMIUM_PATH } from "@allegro/server/chromium";
+ *
+ * console.log(CHROMIUM_PATH); // /usr/bin/chromium
+ * ```
+ */
+export const CHROMIUM_PATH = "/usr/bin/chromium";
 
 /** Flags for a headless chromium in a container: no sandbox, GPU, background traffic or QUIC. */
 const FLAGS = [
@@ -19,7 +31,7 @@ const FLAGS = [
 ];
 
 /**
- * Starts a headless `/usr/bin/chromium`.
+ * Starts a headless {@linkcode CHROMIUM_PATH}.
  *
  * @example
  * ```ts ignore
@@ -30,7 +42,7 @@ const FLAGS = [
  */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: "/usr/bin/chromium",
+    executablePath: CHROMIUM_PATH,
     headless: true,
     args: FLAGS,
     timeout: 30_000,

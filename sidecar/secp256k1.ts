@@ -9,8 +9,17 @@
  */
 import { type Secp256k1Recovery, useSecp256k1Recovery } from "@allegro/client";
 
-/** Names under which the dynamic loader may know libsecp256k1. */
-const LIBRARY_NAMES = [
+/**
+ * Names under which the dynamic loader may know libsecp256k1, tried in order.
+ *
+ * @example
+ * ```ts
+ * import { LIBSECP256K1_NAMES } from "@allegro/sidecar/secp256k1";
+ *
+ * console.log(LIBSECP256K1_NAMES.includes("libsecp256k1.so.2")); // true
+ * ```
+ */
+export const LIBSECP256K1_NAMES: readonly string[] = [
   "libsecp256k1.so.1",
   "libsecp256k1.so.2",
   "libsecp256k1.so.6",
@@ -78,7 +87,7 @@ export function ffiSecp256k1(): NativeSecp256k1 | undefined {
   if (ffi !== undefined) return ffi ?? undefined;
   ffi = null;
   if (typeof Deno?.dlopen !== "function" || !granted("ffi")) return undefined;
-  for (const name of LIBRARY_NAMES) {
+  for (const name of LIBSECP256K1_NAMES) {
     let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
     try {
       lib = Deno.dlopen(name, SYMBOLS);
