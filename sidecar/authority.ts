@@ -67,6 +67,8 @@ export interface AuthorityConfig {
   readonly maxUnsettledPerLane: number;
   /** Seqs past a lane's applied prefix whose foreign certificates are kept as locks. */
   readonly gossipWindow: bigint;
+  /** Peers' boards to read after a restart before signing: `min(2f + 1, n − 1)`. */
+  readonly boardsNeeded: number;
   /** Signs `cert_digest` (Ed25519 and the settlement attestation) for this validator. */
   readonly sign: (
     txHash: Uint8Array,
@@ -205,10 +207,9 @@ export interface Block extends ChainView {
  */
 export type Gate =
   | { readonly kind: "open" }
-  | { readonly kind: "checking"; readonly needed: number }
+  | { readonly kind: "checking" }
   | {
     readonly kind: "recovering";
-    readonly needed: number;
     readonly reason: string;
     /** The local clock (ms) when this process started. */
     readonly restartClock: bigint;
@@ -318,6 +319,17 @@ export class Authority {
     }
   }
 
+  /**
+   * Forgets every lane and parent in memory and takes the chain view and vault epoch the store
+   * holds: what a driver does when a commit failed (memory may be ahead of the store).
+   */
+  reset(start: Omit<AuthorityStart, "gate">): void {
+    this.#lanes.clear();
+    this.#parents.clear();
+    this.#chain = start.chain;
+    this.#vault = start.vault;
+  }
+
   /** Keeps at most `limit` lanes and parents in memory, never one `pinned` says to keep. */
   trim(limit: number, pinned: (key: Key) => boolean): void {
     for (const [id, lane] of this.#lanes) {
@@ -371,6 +383,9 @@ export class Authority {
     block: Block,
     now: bigint,
   ): { kind: "need"; keys: Key[] } | { kind: "applied"; writes: Writes } {
+    if (this.#chain !== undefined && block.height <= this.#chain.height) {
+      return { kind: "applied", writes: new Writes() };
+    }
     const need = this.missing(this.blockKeys(block));
     if (need.length > 0) return { kind: "need", keys: need };
     const w = new Writes();
@@ -502,8 +517,8 @@ export class Authority {
 
     // 3. this very order already signed here: the stored certificate, whatever else holds.
     const slot = lane.slots.get(o.seq);
-    const mine = slot?.orders.find((r) => r.txHash === s.txHash && r.own);
-    if (mine?.own) return { kind: "replay", certificate: mine.own, writes: w };
+    const mine = slot?.orders.find((r) => r.txHash === s.txHash)?.own;
+    if (mine?.epoch === this.#c.epoch) return { kind: "replay", certificate: mine, writes: w };
 
     // 4. a view or a gate this sidecar cannot sign on.
     const unavailable = this.#unavailable(now, w) ??
@@ -539,6 +554,16 @@ export class Authority {
           w,
         );
       }
+    }
+
+    // A confirmation signs without a balance check: only in a lane that ever held anything here,
+    // or for an order funded by a verified parent, so strangers cannot fill the store for free.
+    if (confirmation && !hasState(lane) && !s.parent?.ok) {
+      return reject(
+        "INSUFFICIENT_FUNDS",
+        `lane (${o.payer}, ${o.token}) never held funds here; an expired order is confirmed only in a funded lane`,
+        w,
+      );
     }
 
     // 8. the seq must be the lane's first one not applied.
@@ -680,7 +705,7 @@ export class Authority {
       chainTime === undefined || c.certificate.epoch !== this.#c.epoch || signer === this.#c.self ||
       o.chainId !== this.#c.chainId || o.vault !== this.#c.vault ||
       paymentProblem(o.token, o.recipient, this.#c.vault) !== undefined ||
-      o.validBefore > chainTime + this.#c.maxValidity
+      o.validBefore <= chainTime || o.validBefore > chainTime + this.#c.maxValidity
     ) {
       return { kind: "done", kept: false, writes: w };
     }
@@ -690,6 +715,11 @@ export class Authority {
     const prefix = lane.header.prefix;
     const slot = lane.slots.get(o.seq);
     if (o.seq < prefix || o.seq >= prefix + this.#c.gossipWindow || slot?.settled !== undefined) {
+      return { kind: "done", kept: false, writes: w };
+    }
+    // Two orders at a key already prove the payer equivocated; more would only fill the store.
+    const known = slot?.orders.some((r) => r.txHash === c.txHash) ?? false;
+    if (!known && (slot?.orders.length ?? 0) >= MAX_ORDERS_PER_SLOT) {
       return { kind: "done", kept: false, writes: w };
     }
     const target = slot ?? { seq: o.seq, orders: [] };
@@ -715,13 +745,12 @@ export class Authority {
   /** A certificate of this key on a peer's board that the store lacks: the store lost data. */
   storeLossDetected(reason: string, restartClock: bigint): void {
     if (this.#gate.kind === "recovering") return;
-    const needed = this.#gate.kind === "checking" ? this.#gate.needed : 0;
-    this.#gate = { kind: "recovering", needed, reason, restartClock };
+    this.#gate = { kind: "recovering", reason, restartClock };
   }
 
   #openGate(now: bigint, w: Writes): void {
     const gate = this.#gate;
-    if (gate.kind === "open" || this.#pulled.size < gate.needed) return;
+    if (gate.kind === "open" || this.#pulled.size < this.#c.boardsNeeded) return;
     if (gate.kind === "recovering") {
       const since = this.#firstFreshTime === undefined
         ? undefined
@@ -748,10 +777,10 @@ export class Authority {
     this.#openGate(now, w);
     const gate = this.#gate;
     if (gate.kind === "checking") {
-      return `checking peers' boards after a restart (${this.#pulled.size} of ${gate.needed} read)`;
+      return `checking peers' boards after a restart (${this.#pulled.size} of ${this.#c.boardsNeeded} read)`;
     }
     if (gate.kind === "recovering") {
-      return `recovering from store loss (${gate.reason}): ${this.#pulled.size} of ${gate.needed} boards read, signing resumes W + S after the restart in chain time`;
+      return `recovering from store loss (${gate.reason}): ${this.#pulled.size} of ${this.#c.boardsNeeded} boards read, signing resumes W + S after the restart in chain time`;
     }
     const vault = this.#vault;
     if (vault === undefined || vault.epoch !== this.#c.epoch) {
@@ -783,8 +812,9 @@ export class Authority {
   }
 
   /**
-   * Advances the applied prefix, then drops what no longer matters below it: settled slots, and
-   * records that neither count against the balance nor lock a key at or above the prefix.
+   * Advances the applied prefix, then drops what no longer matters: settled slots below it,
+   * records below it that no longer count against the balance, and other validators'
+   * certificates of expired orders.
    */
   #tidy(lane: Lane, w: Writes): void {
     const before = lane.header.prefix;
@@ -792,14 +822,36 @@ export class Authority {
     if (lane.header.prefix !== before) w.lane(lane);
     const chainTime = this.#chain?.time ?? 0n;
     for (const slot of [...lane.slots.values()]) {
-      if (slot.seq >= lane.header.prefix) continue;
-      const kept = slot.orders.filter((r) => counts(slot, r, chainTime));
-      if (kept.length === slot.orders.length && slot.settled === undefined) continue;
+      if (slot.settled !== undefined) {
+        // A settled key stays as long as it is above a gap: it is applied, and locked.
+        if (slot.seq < lane.header.prefix) {
+          lane.slots.delete(slot.seq);
+          w.slot(lane, slot.seq);
+        }
+        continue;
+      }
+      // Below the prefix only what counts against the balance matters; at or above it every
+      // record locks its key, except another validator's certificate of an expired order: an
+      // order certified in its place now could only be a confirmation, or one that gets no QC
+      // where that order got one (its honest signers hold their own locks).
+      const kept = slot.seq < lane.header.prefix
+        ? slot.orders.filter((r) => counts(slot, r, chainTime))
+        : slot.orders.filter((r) => r.own || r.qc || r.signed.order.validBefore > chainTime);
+      if (kept.length === slot.orders.length) continue;
       if (kept.length === 0) lane.slots.delete(slot.seq);
       else slot.orders = kept;
       w.slot(lane, slot.seq);
     }
   }
+}
+
+/** Distinct orders one slot records (a second one already proves an equivocating payer). */
+const MAX_ORDERS_PER_SLOT = 2;
+
+/** Whether the lane ever held anything at this sidecar. */
+function hasState(lane: Lane): boolean {
+  return lane.header.balance > 0n || lane.header.prefix > 0n || lane.slots.size > 0 ||
+    lane.header.exit !== undefined;
 }
 
 function keyId(key: Key): string {

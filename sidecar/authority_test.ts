@@ -480,7 +480,6 @@ Deno.test("after store loss nothing is signed until 2f+1 boards are read and W +
   const restart = T0;
   const a = testAuthority(0, {}, {
     kind: "recovering",
-    needed: 2,
     reason: "no marker",
     restartClock: restart,
   });
@@ -496,7 +495,7 @@ Deno.test("after store loss nothing is signed until 2f+1 boards are read and W +
   assert.equal(code(submit(a, submission(o), T0 + W + S + 100n)), "certify");
 
   // A restart check that finds nothing missing opens once enough boards are read, no wait.
-  const b = testAuthority(0, {}, { kind: "checking", needed: 1 });
+  const b = testAuthority(0, { boardsNeeded: 1 }, { kind: "checking" });
   applyBlock(b, 2n, [deposited(ALICE, 10n)], T0);
   assert.equal(code(submit(b, submission(order({ payer: ALICE })))), "TEMPORARY_UNAVAILABLE");
   b.boardPulled("peer-1", T0);
