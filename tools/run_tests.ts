@@ -82,10 +82,13 @@ export async function runTests(options: RunTestsOptions = {}): Promise<number> {
   ]);
 
   let stopped: string | undefined;
+  /** The counts when the run was stopped: a test its stopping lets end is not counted. */
+  let counts = { passed: 0, failed: 0 };
   let killer: ReturnType<typeof setTimeout> | undefined;
   const stop = (reason: string) => {
     if (stopped !== undefined) return;
     stopped = reason;
+    counts = { passed: progress.passed, failed: progress.failed };
     out.write(new TextEncoder().encode(`\nrun_tests: ${reason}; stopping the test run\n`))
       .catch(() => {});
     killGroup(child.pid, "SIGTERM");
@@ -123,7 +126,7 @@ export async function runTests(options: RunTestsOptions = {}): Promise<number> {
   if (stopped !== undefined) {
     await out.write(
       new TextEncoder().encode(
-        `FAILED | ${progress.passed} passed | ${progress.failed + 1} failed ` +
+        `FAILED | ${counts.passed} passed | ${counts.failed + 1} failed ` +
           `(run_tests: ${stopped})\n`,
       ),
     );
