@@ -10,13 +10,7 @@
  * have their own files.
  */
 import assert from "node:assert/strict";
-import {
-  type Address,
-  decodeFunctionData,
-  encodeFunctionData,
-  hexToBytes,
-  zeroAddress,
-} from "viem";
+import { type Address, hexToBytes, zeroAddress } from "viem";
 import {
   deployVaultCall,
   depositCalls,
@@ -26,7 +20,6 @@ import {
   readSettledTxHash,
   settleCall,
   type SettleItem,
-  vaultAbi,
 } from "@allegro/client";
 import {
   addressesOf,
@@ -45,6 +38,7 @@ import {
   newPayer,
   sendOk,
   sendReverting,
+  settleForCall,
   settlementKeys,
   startChain,
   step,
@@ -327,7 +321,7 @@ Deno.test("vault refuses with a named error", async (t) => {
     );
     const noApproval = depositCalls(vault.address, ALPHA_USD, 100n)[1];
     const why = await sendReverting(chain, account, [noApproval]);
-    assert.equal(why.name, "InsufficientAllowance");
+    assert.deepEqual([why.source, why.name], ["tip20", "InsufficientAllowance"]);
     assert.equal(await vaultBalance(vault, account.address), 0n);
     await sendOk(chain, account, depositCalls(vault.address, ALPHA_USD, 100n));
     assert.equal(await vaultBalance(vault, account.address), 100n);
@@ -336,16 +330,11 @@ Deno.test("vault refuses with a named error", async (t) => {
   await step(t, "settleFor is settleBatch's alone", async () => {
     const payer = await newPayer(vault, 10_000n);
     const item = await certify(vault, payer, await makeOrder(vault, payer.address));
-    const { args } = decodeFunctionData({
-      abi: vaultAbi,
-      data: settleCall(vault.address, item).data,
-    });
-    const data = encodeFunctionData({
-      abi: vaultAbi,
-      functionName: "settleFor",
-      args: [args[0] as never, settler.address],
-    });
-    assertError(await sendReverting(chain, settler, [{ to: vault.address, data }]), "OnlySelf", []);
+    assertError(
+      await sendReverting(chain, settler, [settleForCall(vault, item, settler.address)]),
+      "OnlySelf",
+      [],
+    );
   });
 
   await step(t, "constructor: delays, admin 0, empty, zero or duplicate member", async () => {

@@ -15,6 +15,7 @@ import {
   concatHex,
   createPublicClient,
   decodeErrorResult,
+  decodeFunctionData,
   encodeFunctionData,
   getAddress,
   type Hex,
@@ -40,6 +41,7 @@ import {
   orderTxHash,
   type PaymentOrder,
   sendTempoTransaction,
+  settleCall,
   type SettleItem,
   signAttestation,
   signOrder,
@@ -184,24 +186,33 @@ export async function send(
   });
 }
 
-/** A custom error decoded from revert data: its name and arguments. */
+/** A custom error decoded from revert data: its name, arguments and whose ABI declares it. */
 export interface DecodedRevert {
   readonly name: string;
   readonly args: readonly unknown[];
   readonly data: Hex;
+  /** `vault`, `tip20` or `tip403`; undefined when no ABI knows it (or the data is empty). */
+  readonly source?: "vault" | "tip20" | "tip403";
 }
 
-const knownErrors = [...vaultAbi, ...Abis.tip20, ...Abis.tip403Registry];
+const errorSources = [
+  ["vault", vaultAbi],
+  ["tip20", Abis.tip20],
+  ["tip403", Abis.tip403Registry],
+] as const;
 
-/** Decodes revert data against the vault's, TIP-20's and TIP-403's errors (`?` if unknown). */
+/** Decodes revert data against the vault's, then TIP-20's and TIP-403's errors (`?` if none). */
 export function decodeRevert(data: Hex): DecodedRevert {
   if (data === "0x") return { name: "(empty)", args: [], data };
-  try {
-    const decoded = decodeErrorResult({ abi: knownErrors, data });
-    return { name: decoded.errorName, args: decoded.args ?? [], data };
-  } catch {
-    return { name: "?", args: [], data };
+  for (const [source, abi] of errorSources) {
+    try {
+      const decoded = decodeErrorResult({ abi, data });
+      return { name: decoded.errorName, args: decoded.args ?? [], data, source };
+    } catch {
+      // Not this ABI's.
+    }
   }
+  return { name: "?", args: [], data };
 }
 
 interface TraceFrame {
@@ -684,4 +695,20 @@ export async function barAccounts(
     eventName: "PolicyCreated",
   });
   await sendOk(chain, admin, [tip20Call(token, "changeTransferPolicyId", [created.args.policyId])]);
+}
+
+/** `settleFor(item, settler)`: what only settleBatch may call (the vault itself). */
+export function settleForCall(vault: TestVault, item: SettleItem, settler: Address): TempoCall {
+  const { args } = decodeFunctionData({
+    abi: vaultAbi,
+    data: settleCall(vault.address, item).data,
+  });
+  return {
+    to: vault.address,
+    data: encodeFunctionData({
+      abi: vaultAbi,
+      functionName: "settleFor",
+      args: [args[0] as never, settler],
+    }),
+  };
 }
