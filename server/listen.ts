@@ -52,8 +52,8 @@ export interface Listener {
   readonly hostname: string;
   readonly port: number;
   /**
-   * Stops accepting, aborts every running handler's signal and waits for open requests to end;
-   * rejects, saying so, if they have not within the close timeout.
+   * Stops accepting and waits for open requests to end; rejects, saying so, if they have not
+   * within the close timeout. The Connect and gRPC listeners first abort their handlers' signals.
    */
   close(): Promise<void>;
 }
