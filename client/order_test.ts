@@ -42,6 +42,7 @@ import {
 } from "./mod.ts";
 import {
   ALPHA_USD,
+  DEPLOY_GAS,
   fundAccount,
   orderStruct,
   sendOk,
@@ -229,7 +230,7 @@ Deno.test("golden vector 2: the vault deployed at the vector's address reproduce
       exitDelay: 120n,
       epoch: 1n,
       members: [settlementAddress],
-    })], { gas: 8_000_000n });
+    })], { gas: DEPLOY_GAS });
     assert.equal(receipt.contractAddress?.toLowerCase(), VAULT.toLowerCase());
     const read = (functionName: "txHash" | "effectsHash" | "orderDigest", order: PaymentOrder) =>
       chain.client.readContract({

@@ -65,13 +65,24 @@ export const CHAIN_ID = 1337n;
 export const FEE_TOKEN: Address = PATH_USD;
 /** Gas of a test transaction unless it says otherwise (anvil underestimates 0x76 calls). */
 export const DEFAULT_GAS = 3_000_000n;
+/**
+ * Gas of a vault deployment, a whole 30 M block: 2.5 M at anvil's default pricing, 12.9 M from
+ * Tempo's T1 (TIP-1000: 1,000 gas per code byte + 500,000) and 28.9–29.9 M for 1–5 members from
+ * T4 (2,500 gas per byte).
+ */
+export const DEPLOY_GAS = 30_000_000n;
 
-/** A running anvil in automine mode with a client on it. Dispose it to stop anvil. */
+/** A chain the tests drive: its client, and how to let go of it (stops the anvil it started). */
 export interface TestChain {
-  readonly anvil: Anvil;
   readonly client: PublicClient;
   readonly chainId: bigint;
+  /** The anvil this process started, if it started one. */
+  readonly anvil?: Anvil;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+function clientOf(rpcUrl: string): PublicClient {
+  return createPublicClient({ transport: http(rpcUrl, { retryCount: 0, timeout: 10_000 }) });
 }
 
 /**
@@ -84,10 +95,22 @@ export interface TestChain {
  */
 export async function startChain(): Promise<TestChain> {
   const anvil = await startAnvil({ chainId: CHAIN_ID, blockTimeSeconds: 0 });
-  const client = createPublicClient({
-    transport: http(anvil.rpcUrl, { retryCount: 0, timeout: 10_000 }),
-  });
-  return { anvil, client, chainId: CHAIN_ID, [Symbol.asyncDispose]: () => anvil.stop() };
+  return {
+    anvil,
+    client: clientOf(anvil.rpcUrl),
+    chainId: CHAIN_ID,
+    [Symbol.asyncDispose]: () => anvil.stop(),
+  };
+}
+
+/**
+ * A chain someone else runs (an anvil in Tempo mode with its dev accounts, automine), e.g. one
+ * started with another hardfork. Disposing it leaves it running.
+ */
+export async function connectChain(rpcUrl: string): Promise<TestChain> {
+  const client = clientOf(rpcUrl);
+  const chainId = BigInt(await client.getChainId());
+  return { client, chainId, [Symbol.asyncDispose]: () => Promise.resolve() };
 }
 
 /** Runs `body`, failing with `what` if it does not finish within `millis`. */
@@ -430,7 +453,7 @@ export async function deployTestVault(
     exitDelay,
     epoch,
     members: addressesOf(keys),
-  })], { gas: 8_000_000n });
+  })], { gas: DEPLOY_GAS });
   if (!receipt.contractAddress) throw new Error("the deployment created no contract");
   return {
     chain,
