@@ -10,7 +10,13 @@
  * have their own files.
  */
 import assert from "node:assert/strict";
-import { type Address, hexToBytes, zeroAddress } from "viem";
+import {
+  type Address,
+  decodeFunctionData,
+  encodeFunctionData,
+  hexToBytes,
+  zeroAddress,
+} from "viem";
 import {
   deployVaultCall,
   depositCalls,
@@ -20,6 +26,8 @@ import {
   readSettledTxHash,
   settleCall,
   type SettleItem,
+  type TempoCall,
+  vaultAbi,
 } from "@allegro/client";
 import {
   addressesOf,
@@ -29,6 +37,7 @@ import {
   BETA_USD,
   callRevert,
   certify,
+  DEPLOY_GAS,
   deployTestVault,
   deposit,
   highS,
@@ -43,6 +52,7 @@ import {
   startChain,
   step,
   testAccount,
+  type TestVault,
   txHashOf,
   vaultBalance,
   withPayerSignature,
@@ -248,6 +258,12 @@ Deno.test("vault refuses with a named error", async (t) => {
         ["an epoch never registered", { ...item, epoch: 2n }, "UnknownEpoch", [2n]],
       ];
       for (const [what, bad, name, args] of cases) assertError(await settle(bad), name, args, what);
+      // An index no client would send (2^256 − 1, where index + 1 overflows) is named too.
+      assertError(
+        await sendReverting(chain, settler, [withIndex(vault, item, 2, (1n << 256n) - 1n)]),
+        "InvalidAttestation",
+        [2n],
+      );
       // Attestations of the right members over another epoch's digest, presented as epoch 1.
       const otherEpochDigest = await attest(
         { ...vault, keys: new Map([[9n, vault.keys.get(1n)!]]) },
@@ -346,7 +362,7 @@ Deno.test("vault refuses with a named error", async (t) => {
       list: Address[],
       owner = admin.address,
     ) => [deployVaultCall({ admin: owner, maxValidity, exitDelay, epoch: 1n, members: list })];
-    const gas = { gas: 8_000_000n };
+    const gas = { gas: DEPLOY_GAS };
     assertError(
       await sendReverting(chain, admin, deploy(119_001n, 120n, members), gas),
       "InvalidDelays",
@@ -377,3 +393,23 @@ Deno.test("vault refuses with a named error", async (t) => {
     assert.ok(receipt.contractAddress);
   });
 });
+
+/** `settle(item)` with the attestation at `position` claiming committee index `index`. */
+function withIndex(vault: TestVault, item: SettleItem, position: number, index: bigint): TempoCall {
+  const { args } = decodeFunctionData({
+    abi: vaultAbi,
+    data: settleCall(vault.address, item).data,
+  });
+  const [arg] = args as unknown as [
+    { attestations: { index: bigint; signature: `0x${string}` }[] },
+  ];
+  const attestations = arg.attestations.map((a, i) => (i === position ? { ...a, index } : a));
+  return {
+    to: vault.address,
+    data: encodeFunctionData({
+      abi: vaultAbi,
+      functionName: "settle",
+      args: [{ ...arg, attestations } as never],
+    }),
+  };
+}

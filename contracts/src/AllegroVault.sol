@@ -295,9 +295,10 @@ contract AllegroVault {
         uint256 next = 0;
         for (uint256 i = 0; i < attestations.length; i++) {
             uint256 index = attestations[i].index;
+            // Bounded first, so that `index + 1` cannot overflow into an unnamed Panic.
+            if (index >= members.length) revert InvalidAttestation(i);
             if (index < next) revert AttestationIndicesNotIncreasing(i);
             next = index + 1;
-            if (index >= members.length) revert InvalidAttestation(i);
             address signer = _recoverCanonical(digest, attestations[i].signature);
             if (signer == address(0) || signer != members[index]) revert InvalidAttestation(i);
         }
