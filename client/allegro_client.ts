@@ -1,6 +1,7 @@
 /**
- * The high-level payment client: pay with a QC before the next block, spend a received QC at
- * once, follow a payment's lifecycle, and learn of incoming payments.
+ * The high-level payment client: pay with a QC before the next block, spend a received payment
+ * at once by citing it as parent, follow a payment's lifecycle, learn of incoming payments, and
+ * settle certified orders on the vault.
  *
  * @example
  * ```ts ignore
@@ -20,22 +21,26 @@
  * @module
  */
 import type { Client } from "@connectrpc/connect";
-import { type Address, bytesToHex, type Hex, hexToBytes } from "viem";
+import { type Address, bytesToHex, getAddress, type Hex, type PublicClient } from "viem";
 import type { FastPayAggregator } from "@allegro/proto";
 import type { Certificate } from "./certificate.ts";
-import { type CertifiedPayment, parentPaymentInit, verifyCertifiedPayment } from "./certified.ts";
+import { type CertifiedOrder, verifyCertifiedOrder } from "./certified.ts";
 import type { Committee, Validator } from "./committee.ts";
 import { AllegroError, REJECT_CODES, type RejectCode } from "./errors.ts";
 import { fanOut, type FanOutOptions, type FanOutResult, type ValidatorReject } from "./fanout.ts";
 import { type IncomingOptions, watchIncoming } from "./incoming.ts";
+import { laneStatuses, resyncLane } from "./lane_sync.ts";
+import { NO_PARENT } from "./order.ts";
 import { verifyQuorumCertificate } from "./quorum.ts";
-import { signPaymentTransaction } from "./tempo.ts";
+import { type SettlementReceipt, settleOrders } from "./settle.ts";
+import type { TempoSigner } from "./tempo_tx.ts";
 import { connectBackend, connectSidecars, type SidecarConnection } from "./transport.ts";
-import type { NonceReservation, Wallet } from "./wallet.ts";
+import type { LaneOrder, Wallet } from "./wallet.ts";
 import { type TxLifecycleEvent, watchTx } from "./watch.ts";
+import { certifiedOrderInit, signedOrderInit } from "./wire.ts";
 
 /**
- * pathUSD, Tempo's first TIP-20 stablecoin (id 0): the default asset and fee token.
+ * pathUSD, Tempo's first TIP-20 stablecoin (id 0): the default token.
  *
  * @example
  * ```ts
@@ -55,15 +60,15 @@ export const PATH_USD: Address = "0x20c0000000000000000000000000000000000000";
  *   committee,
  *   wallet,
  *   backendUrl: "http://127.0.0.1:8080",
- *   asset: "0x20c0000000000000000000000000000000000001",
- *   validForSeconds: 60,
+ *   token: "0x20c0000000000000000000000000000000000001",
+ *   validForMillis: 30_000,
  * };
  * ```
  */
 export interface AllegroClientOptions {
-  /** The validators; the chain id comes from here. */
+  /** The validators, the chain and the vault. */
   readonly committee: Committee;
-  /** The payer: keys and nonce reservation. */
+  /** The payer: keys and lanes. */
   readonly wallet: Wallet;
   /** Connections to the sidecars; default {@linkcode connectSidecars}(committee). */
   readonly sidecars?: readonly SidecarConnection[];
@@ -72,19 +77,13 @@ export interface AllegroClientOptions {
   /** A ready backend client instead of `backendUrl`. */
   readonly backend?: Client<typeof FastPayAggregator>;
   /** TIP-20 token paid when `pay` names none; default {@linkcode PATH_USD}. */
-  readonly asset?: Address;
-  /** TIP-20 token the fee is paid in; default the asset of each payment. */
-  readonly feeToken?: Address;
-  /** Gas limit of each payment; default 100000 (sidecars refuse less, see `--min-gas`). */
-  readonly gas?: bigint;
-  /** Maximum fee per gas; default 20 gwei. The fee is at most `gas × this / 10^12` units. */
-  readonly maxFeePerGas?: bigint;
-  /** Maximum priority fee per gas; default 0. */
-  readonly maxPriorityFeePerGas?: bigint;
-  /** How long a payment stays valid (`validBefore = now + this`); default 120 s. */
-  readonly validForSeconds?: number;
+  readonly token?: Address;
+  /** How long an order stays valid (`validBefore = now + this`); default 30 s (≤ the vault's W). */
+  readonly validForMillis?: number;
   /** Per-sidecar timeout of a submission; default 5000 ms. */
   readonly timeoutMillis?: number;
+  /** Called with a warning a person should read (e.g. a lane rebuilt after the store was lost). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -98,23 +97,23 @@ export interface AllegroClientOptions {
 export interface PayRequest {
   /** The recipient. */
   readonly to: Address;
-  /** Amount in base units of the asset (6 decimals for Tempo stablecoins), 1 … 2^64 − 1. */
+  /** Amount in base units of the token (6 decimals for Tempo stablecoins), 1 … 2^64 − 1. */
   readonly amount: bigint;
-  /** TIP-20 token; default the parent's asset, else the client's. */
-  readonly asset?: Address;
+  /** TIP-20 token; default the parent's, else the client's. */
+  readonly token?: Address;
+  /** Paid to whoever settles the order; default 0. */
+  readonly fee?: bigint;
+  /** Pay `to`'s wallet (out of the vault) instead of its vault balance; default false. */
+  readonly exit?: boolean;
+  /** Free 32 bytes (an invoice id); default zero. */
+  readonly memo?: Hex;
   /**
    * A certified payment to this wallet that funds this one (from `pay` of the payer, or from
-   * {@linkcode AllegroClient.incoming}): the sidecars credit it before it lands on chain.
+   * {@linkcode AllegroClient.incoming}): the sidecars credit it before it settles.
    */
-  readonly parent?: CertifiedPayment;
-  /**
-   * Idempotency key, scoped to the sender. It names one signed transaction: use a fresh one per
-   * `pay` call (a retried `pay` signs a new transaction, which sidecars would refuse under an
-   * id they saw before).
-   */
+  readonly parent?: CertifiedOrder;
+  /** Sent with the request for the sidecars' logs only. */
   readonly clientRequestId?: string;
-  /** Nonce lane; default the wallet's. */
-  readonly nonceKey?: bigint;
   /** Aborts the submission (sidecars not yet answered count as unreachable). */
   readonly signal?: AbortSignal;
   /** Called with each verified certificate as it arrives (e.g. to draw a timeline). */
@@ -123,20 +122,18 @@ export interface PayRequest {
   readonly onReject?: FanOutOptions["onReject"];
 }
 
-/** A payment the committee certified: {@linkcode CertifiedPayment} plus how it went. */
-export interface PaymentReceipt extends CertifiedPayment {
+/** A payment the committee certified: the {@linkcode CertifiedOrder} plus how it went. */
+export interface PaymentReceipt extends CertifiedOrder {
   /** The verified certificates in hand when the QC formed, in arrival order. */
   readonly certificates: readonly { validator: Validator; certificate: Certificate }[];
   /** The validators that had refused or failed by then. */
   readonly rejects: readonly ValidatorReject[];
-  /** The nonce lane and nonce the payment used. */
-  readonly nonceKey: bigint;
-  readonly nonce: bigint;
 }
 
 /**
- * A payment that did not get a QC. The message names every validator's answer; `released` tells
- * whether its nonce was given back to the wallet (only when no validator can have signed it).
+ * An order that did not get a QC. The message names every validator's answer. The order stays
+ * in the wallet: the next `pay` in its lane resubmits it first (after its `validBefore`, to
+ * confirm its seq), since another order must never be signed for the same seq.
  *
  * @example
  * ```ts ignore
@@ -148,33 +145,27 @@ export interface PaymentReceipt extends CertifiedPayment {
  * ```
  */
 export class PaymentError extends AllegroError {
-  /** The payment's `tx_hash`. */
+  /** The order's `tx_hash`. */
   readonly txHash: Uint8Array;
-  /** The signed transaction that was submitted. */
-  readonly signedTx: Uint8Array;
   /** Every validator's refusal or failure. */
   readonly rejects: readonly ValidatorReject[];
   /** The verified certificates that did come back (too few for a QC). */
   readonly certificates: readonly { validator: Validator; certificate: Certificate }[];
-  /** Whether the nonce went back to the wallet. */
-  readonly released: boolean;
 
-  constructor(result: FanOutResult, committee: Committee, released: boolean) {
+  constructor(result: FanOutResult, committee: Committee) {
     super(
       dominantCode(result.rejects),
-      `payment ${
+      `order seq ${result.signed.order.seq} (tx ${
         bytesToHex(result.txHash)
-      } was not certified: ${result.certificates.length} of ${committee.validators.length} validators signed, ${committee.threshold} needed; ${
+      }) was not certified: ${result.certificates.length} of ${committee.validators.length} validators signed, ${committee.threshold} needed; ${
         result.rejects.map((r) => `${r.validator.name}: ${r.code} ${r.message}`).join("; ")
-      }${released ? "" : " (nonce kept: a validator may have signed it)"}`,
+      }`,
       { txHash: bytesToHex(result.txHash) },
     );
     this.name = "PaymentError";
     this.txHash = result.txHash;
-    this.signedTx = result.payment.rawTx;
     this.rejects = result.rejects;
     this.certificates = result.certificates;
-    this.released = released;
   }
 }
 
@@ -185,11 +176,11 @@ export class PaymentError extends AllegroError {
  * ```ts ignore
  * import { privateKeyToAccount } from "viem/accounts";
  * import { AllegroClient, loadCommittee, Wallet } from "@allegro/client";
- * import { KvNonceStore } from "@allegro/client/deno";
+ * import { KvWalletStore } from "@allegro/client/deno";
  *
  * const client = new AllegroClient({
  *   committee: await loadCommittee(new URL("file:///etc/allegro/committee.json")),
- *   wallet: new Wallet(privateKeyToAccount(key), { store: await KvNonceStore.open("wallet.kv") }),
+ *   wallet: new Wallet(privateKeyToAccount(key), { store: await KvWalletStore.open("wallet.kv") }),
  *   backendUrl: "http://127.0.0.1:8080",
  * });
  * const receipt = await client.pay({ to: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", amount: 1n });
@@ -204,19 +195,10 @@ export class AllegroClient {
   /** The sidecar connections used for payments and incoming payments. */
   readonly sidecars: readonly SidecarConnection[];
   readonly #backend?: Client<typeof FastPayAggregator>;
-  readonly #settings: Required<
-    Pick<
-      AllegroClientOptions,
-      | "asset"
-      | "gas"
-      | "maxFeePerGas"
-      | "maxPriorityFeePerGas"
-      | "validForSeconds"
-      | "timeoutMillis"
-    >
-  >;
-  readonly #feeToken?: Address;
-  readonly #lanes = new Map<bigint, Promise<unknown>>();
+  readonly #token: Address;
+  readonly #validFor: bigint;
+  readonly #timeout: number;
+  readonly #warn: (message: string) => void;
 
   /** A client for `options.wallet` paying through `options.committee`; nothing is contacted yet. */
   constructor(options: AllegroClientOptions) {
@@ -226,25 +208,20 @@ export class AllegroClient {
     const backend = options.backend ??
       (options.backendUrl ? connectBackend(options.backendUrl) : undefined);
     if (backend) this.#backend = backend;
-    if (options.feeToken) this.#feeToken = options.feeToken;
-    this.#settings = {
-      asset: options.asset ?? PATH_USD,
-      gas: options.gas ?? 100_000n,
-      maxFeePerGas: options.maxFeePerGas ?? 20_000_000_000n,
-      maxPriorityFeePerGas: options.maxPriorityFeePerGas ?? 0n,
-      validForSeconds: options.validForSeconds ?? 120,
-      timeoutMillis: options.timeoutMillis ?? 5000,
-    };
+    this.#token = getAddress(options.token ?? PATH_USD);
+    this.#validFor = BigInt(options.validForMillis ?? 30_000);
+    this.#timeout = options.timeoutMillis ?? 5000;
+    this.#warn = options.onWarning ?? ((message) => console.warn(message));
   }
 
   /**
-   * Pays `amount` of `asset` to `to` and returns once a QC over the payment verifies. With a
-   * `parent`, the payment is a `transferWithMemo` whose memo is the parent's QC hash and the
-   * request carries the parent, so the sidecars credit the received money before it settles.
+   * Pays `amount` of `token` to `to` and returns once a QC over the order verifies. With a
+   * `parent`, the order cites it (its `tx_hash`) and the request carries it with its QC, so the
+   * sidecars credit the received money before it settles.
    *
-   * Payments of one nonce lane go out one after the other. On failure, throws a
-   * {@linkcode PaymentError} listing every validator's answer, after releasing the nonce if
-   * every validator refused it (the next payment reuses it); a parent that does not verify or
+   * The lane's earlier QCs travel with the order (each sidecar applies the seqs below it
+   * first); an earlier order still without a QC is resubmitted first. On failure, throws a
+   * {@linkcode PaymentError} listing every validator's answer; a parent that does not verify or
    * does not pay this wallet throws `INVALID_PARENT_QC` before anything is signed.
    *
    * @example
@@ -253,102 +230,134 @@ export class AllegroClient {
    * const qc2 = await bob.pay({ to: carol, amount: 10_000_000n, parent: qc1 });
    * ```
    */
-  pay(request: PayRequest): Promise<PaymentReceipt> {
-    const nonceKey = request.nonceKey ?? this.wallet.nonceKey;
-    const before = this.#lanes.get(nonceKey) ?? Promise.resolve();
-    const run = before.then(() => this.#pay(request, nonceKey));
-    const tail = run.catch(() => {});
-    this.#lanes.set(nonceKey, tail);
-    tail.then(() => {
-      if (this.#lanes.get(nonceKey) === tail) this.#lanes.delete(nonceKey);
-    });
-    return run;
-  }
-
-  async #pay(request: PayRequest, nonceKey: bigint): Promise<PaymentReceipt> {
+  async pay(request: PayRequest): Promise<PaymentReceipt> {
     const parent = request.parent ? await this.#checkParent(request.parent) : undefined;
-    const asset = request.asset ?? parent?.payment.asset ?? this.#settings.asset;
-    if (parent && parent.payment.asset.toLowerCase() !== asset.toLowerCase()) {
+    const token = getAddress(request.token ?? parent?.signed.order.token ?? this.#token);
+    if (parent && parent.signed.order.token !== token) {
       throw new AllegroError(
         "INVALID_PARENT_QC",
-        `parent pays in ${parent.payment.asset}, this payment spends ${asset}`,
+        `parent pays in ${parent.signed.order.token}, this payment spends ${token}`,
       );
     }
-    const reservation = await this.wallet.reserve(nonceKey);
-    let sent = false;
-    try {
-      const signedTx = await signPaymentTransaction(this.wallet.account, {
-        chainId: this.committee.chainId,
-        token: asset,
-        recipient: request.to,
-        amount: request.amount,
-        ...(parent ? { memo: parent.qc.qcHash } : {}),
-        nonceKey: reservation.nonceKey,
-        nonce: reservation.nonce,
-        validBefore: BigInt(Math.floor(Date.now() / 1000) + this.#settings.validForSeconds),
-        gas: this.#settings.gas,
-        maxFeePerGas: this.#settings.maxFeePerGas,
-        maxPriorityFeePerGas: this.#settings.maxPriorityFeePerGas,
-        feeToken: this.#feeToken ?? asset,
-      });
-      const fan = fanOut(this.committee, this.sidecars, {
-        signedTx: hexToBytes(signedTx),
-        ...(parent ? { parentQcHash: parent.qc.qcHash, parents: [parentPaymentInit(parent)] } : {}),
-        ...(request.clientRequestId ? { clientRequestId: request.clientRequestId } : {}),
-      }, {
-        timeoutMillis: this.#settings.timeoutMillis,
-        ...(request.signal ? { signal: request.signal } : {}),
-        ...(request.onCertificate ? { onCertificate: request.onCertificate } : {}),
-        ...(request.onReject ? { onReject: request.onReject } : {}),
-      });
-      sent = true;
-      const decided = await fan.decided;
-      const result = decided.qc ? decided : await fan.complete;
-      if (result.qc) return await this.#receipt(result, reservation, parent);
-      const released = nobodySigned(result);
-      if (released) await this.wallet.release(reservation);
-      throw new PaymentError(result, this.committee, released);
-    } catch (e) {
-      // Never sent: nobody can have signed it. A failing store must not hide the cause.
-      if (!sent) await this.wallet.release(reservation).catch(() => {});
-      throw e;
+    await this.#ready(token);
+    const now = BigInt(Date.now());
+    let validBefore = now + this.#validFor;
+    if (parent && parent.signed.order.validBefore < validBefore) {
+      validBefore = parent.signed.order.validBefore;
     }
+    const outcome = await this.wallet.sign({
+      chainId: this.committee.chainId,
+      vault: this.committee.vault,
+      recipient: getAddress(request.to),
+      token,
+      amount: request.amount,
+      fee: request.fee ?? 0n,
+      validBefore,
+      parent: parent?.txHash ?? NO_PARENT,
+      exit: request.exit ?? false,
+      memo: request.memo ?? NO_PARENT,
+    }, parent && { signed: parent.signed, qc: parent.qc });
+    if (outcome.kind === "pending") {
+      throw new AllegroError(
+        "TEMPORARY_UNAVAILABLE",
+        `lane ${token} still waits for order seq ${outcome.order.signed.order.seq} to be certified; retry`,
+      );
+    }
+    return await this.#submit({ signed: outcome.signed, txHash: outcome.txHash }, request);
   }
 
-  async #checkParent(parent: CertifiedPayment): Promise<CertifiedPayment> {
-    const checked = await verifyCertifiedPayment(this.committee, parent);
-    if (checked.payment.recipient !== this.wallet.address) {
+  /**
+   * Makes the lane ready for a new order: rebuilds it from the sidecars when the wallet's store
+   * knows nothing of it, and resubmits its last order while that has no QC.
+   */
+  async #ready(token: Address): Promise<void> {
+    let record = await this.wallet.lane(token);
+    if (record === undefined) {
+      record = await resyncLane(this.committee, this.sidecars, this.wallet.address, token, {
+        timeoutMillis: this.#timeout,
+      });
+      await this.wallet.restore(token, record);
+      if (record.next > 0n) {
+        this.#warn(
+          `wallet store had no record of lane ${this.wallet.address}/${token}: rebuilt from the sidecars' boards, next seq ${record.next}. An order sent earlier but found on no board may still hold a seq; the vault's forced exit (requestExit) always gets the money out.`,
+        );
+      }
+    }
+    const last = record.orders.at(-1);
+    if (last !== undefined && last.qc === undefined) await this.#submit(last, {});
+  }
+
+  /** Sends one order of the wallet's lane with the lane's QCs and its parent, until decided. */
+  async #submit(
+    order: LaneOrder,
+    request: Pick<PayRequest, "clientRequestId" | "signal" | "onCertificate" | "onReject">,
+  ): Promise<PaymentReceipt> {
+    const o = order.signed.order;
+    const record = await this.wallet.lane(o.token);
+    const laneQcs = (record?.orders ?? []).filter((e) => e.qc && e.signed.order.seq < o.seq);
+    const parent = order.parent ?? record?.orders.find((e) => e.txHash === order.txHash)?.parent;
+    const fan = fanOut(this.committee, this.sidecars, {
+      order: signedOrderInit(order.signed),
+      laneQcs: laneQcs.map((e) => certifiedOrderInit({ signed: e.signed, qc: e.qc! })),
+      ...(parent ? { parent: certifiedOrderInit(parent) } : {}),
+      ...(request.clientRequestId ? { clientRequestId: request.clientRequestId } : {}),
+    }, {
+      timeoutMillis: this.#timeout,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onCertificate ? { onCertificate: request.onCertificate } : {}),
+      ...(request.onReject ? { onReject: request.onReject } : {}),
+    });
+    const decided = await fan.decided;
+    const result = decided.qc ? decided : await fan.complete;
+    if (result.qc === undefined) throw new PaymentError(result, this.committee);
+    const qc = await verifyQuorumCertificate(this.committee, result.qc);
+    await this.wallet.certify(o.token, order.txHash, qc);
+    await this.#trim(o.token, o.seq);
+    return {
+      signed: order.signed,
+      txHash: order.txHash,
+      qc,
+      certificates: result.certificates,
+      rejects: result.rejects,
+    };
+  }
+
+  /** Forgets the lane's QCs that every sidecar has applied, so requests stay small. */
+  async #trim(token: Address, seq: bigint): Promise<void> {
+    const record = await this.wallet.lane(token);
+    if ((record?.orders.length ?? 0) <= KEPT_QCS) return;
+    const statuses = await laneStatuses(this.sidecars, this.wallet.address, token, this.#timeout);
+    if (statuses.some((s) => s === undefined)) return;
+    const lowest = statuses.reduce(
+      (a, s) => (s!.appliedPrefix < a ? s!.appliedPrefix : a),
+      seq + 1n,
+    );
+    await this.wallet.forgetBelow(token, lowest);
+  }
+
+  async #checkParent(parent: CertifiedOrder): Promise<CertifiedOrder> {
+    const checked = await verifyCertifiedOrder(this.committee, parent);
+    const o = checked.signed.order;
+    if (o.recipient !== this.wallet.address) {
       throw new AllegroError(
         "INVALID_PARENT_QC",
-        `parent pays ${checked.payment.recipient}, not this wallet ${this.wallet.address}`,
+        `parent pays ${o.recipient}, not this wallet ${this.wallet.address}`,
+      );
+    }
+    if (o.exit) {
+      throw new AllegroError(
+        "INVALID_PARENT_QC",
+        "parent is an exit: it pays a wallet, not the vault",
       );
     }
     return checked;
   }
 
-  async #receipt(
-    result: FanOutResult,
-    reservation: NonceReservation,
-    parent: CertifiedPayment | undefined,
-  ): Promise<PaymentReceipt> {
-    const qc = await verifyQuorumCertificate(this.committee, result.qc!);
-    return {
-      txHash: result.txHash,
-      payment: result.payment,
-      signedTx: result.payment.rawTx,
-      ...(parent ? { parentQcHash: parent.qc.qcHash } : {}),
-      qc,
-      certificates: result.certificates,
-      rejects: result.rejects,
-      nonceKey: reservation.nonceKey,
-      nonce: reservation.nonce,
-    };
-  }
-
   /**
    * The lifecycle of a payment as the backend sees it (`ACCEPTED` → `CERTIFIED` →
-   * `QUEUED_ONCHAIN` → `INCLUDED` → `FINALIZED`, or `REJECTED` / `EXPIRED` / `FAILED`), with
-   * certificates and QCs verified. Needs `backendUrl` (or `backend`); throws at once otherwise.
+   * `QUEUED_ONCHAIN` → `INCLUDED` → `FINALIZED`, or `REJECTED`, `CONFIRMED`, `EXPIRED`,
+   * `FAILED`), with certificates and QCs verified. Needs `backendUrl` (or `backend`); throws at
+   * once otherwise.
    *
    * @example
    * ```ts ignore
@@ -378,25 +387,38 @@ export class AllegroClient {
    * ```ts ignore
    * const stop = new AbortController();
    * for await (const received of bob.incoming(undefined, { signal: stop.signal })) {
-   *   console.log("got", received.payment.amount, "from", received.payment.sender);
+   *   console.log("got", received.signed.order.amount, "from", received.signed.order.payer);
    * }
    * ```
    */
   incoming(
     address: Address = this.wallet.address,
     options: IncomingOptions = {},
-  ): AsyncGenerator<CertifiedPayment, void, undefined> {
+  ): AsyncGenerator<CertifiedOrder, void, undefined> {
     return watchIncoming(this.committee, this.sidecars, address, options);
+  }
+
+  /**
+   * Settles certified orders on the vault in one transaction sent by `settler` (a recipient
+   * settling its own payment, say; it earns their fees), parents first.
+   *
+   * @example
+   * ```ts ignore
+   * const { outcomes } = await bob.settle([received], chainClient, bobAccount, PATH_USD);
+   * ```
+   */
+  settle(
+    orders: readonly CertifiedOrder[],
+    chain: PublicClient,
+    settler: TempoSigner,
+    feeToken: Address,
+  ): Promise<SettlementReceipt> {
+    return settleOrders(chain, settler, this.committee, orders, { feeToken });
   }
 }
 
-/** No validator can have signed: every one that answered refused, none timed out or lied. */
-function nobodySigned(result: FanOutResult): boolean {
-  return result.certificates.length === 0 &&
-    result.rejects.every((r) =>
-      r.kind === "rejected" && r.code !== "EQUIVOCATION" && r.code !== "NONCE_SEQ_TOO_LOW"
-    );
-}
+/** QCs a lane keeps before asking the sidecars which ones they have all applied. */
+const KEPT_QCS = 4;
 
 /** The most frequent reject code (ties: the earliest in validation order). */
 function dominantCode(rejects: readonly ValidatorReject[]): RejectCode {

@@ -1,68 +1,29 @@
 /**
- * Bulletin-board entries: a certificate with the signed transaction it certifies. Anyone who
- * reads a board (gossiping sidecars, the backend, a recipient) checks an entry here before
- * using it: the transaction decodes to a payment, its memo binds the entry's parent QC hash, its
- * `tx_hash` and `effects_hash` recompute to the certificate's, and the signature verifies
- * against the committee.
+ * Bulletin-board entries (SPEC §6): a certificate or a QC with the signed order it is over.
+ * Anyone who reads a board — gossiping sidecars, the backend, a recipient — checks an entry
+ * here before using it: the payer's signature, the committee's chain and vault, the order's
+ * hashes against the certificate's or QC's, and the certificate or QC against the committee.
  *
  * @module
  */
-import { bytesToHex, hexToBytes } from "viem";
+import { bytesToHex, type Hex } from "viem";
 import type { BulletinEntry } from "@allegro/proto";
 import { bytesEqual } from "./bytes.ts";
 import { type Certificate, certificateProblem } from "./certificate.ts";
 import type { Committee } from "./committee.ts";
+import type { Ed25519Backend } from "./ed25519.ts";
 import { AllegroError } from "./errors.ts";
-import { effectsHash, txHash } from "./hashes.ts";
-import { checkParentBinding, decodePayment, type Payment } from "./tempo.ts";
-import { certificateFromProto } from "./wire.ts";
+import { orderEffectsHash, orderTxHash, type SignedOrder, verifySignedOrder } from "./order.ts";
+import { type QuorumCertificate, verifyQuorumCertificate } from "./quorum.ts";
+import { certificateFromProto, qcFromProto, signedOrderFromProto } from "./wire.ts";
 
 /** A bulletin-board entry that passed {@linkcode verifyBoardEntry}. */
-export interface VerifiedEntry {
-  readonly sequence: bigint;
-  readonly certificate: Certificate;
-  readonly payment: Payment;
-  /** Empty when the payment has no parent. */
-  readonly parentQcHash: Uint8Array;
-}
-
-/**
- * The `tx_hash` of a decoded payment whose submission named `parentQcHash` (or none).
- *
- * @example
- * ```ts ignore
- * const hash = paymentTxHash(decodePayment(signedTx, { chainId: 1337n }));
- * ```
- */
-export function paymentTxHash(payment: Payment, parentQcHash?: Uint8Array): Uint8Array {
-  return txHash({
-    chainId: payment.chainId,
-    tempoTx: payment.rawTx,
-    nonceKey: payment.nonceKey,
-    nonceSeq: payment.nonceSeq,
-    expiry: { unixMillis: payment.validBeforeMillis },
-    ...(parentQcHash && parentQcHash.length > 0 ? { parentQcHash } : {}),
-  });
-}
-
-/**
- * The `effects_hash` of a decoded payment.
- *
- * @example
- * ```ts ignore
- * const hash = paymentEffectsHash(decodePayment(signedTx, { chainId: 1337n }));
- * ```
- */
-export function paymentEffectsHash(payment: Payment): Uint8Array {
-  return effectsHash({
-    sender: hexToBytes(payment.sender),
-    recipient: hexToBytes(payment.recipient),
-    amount: payment.amount,
-    asset: hexToBytes(payment.asset),
-    nonceKey: payment.nonceKey,
-    nonceSeq: payment.nonceSeq,
-  });
-}
+export type VerifiedEntry =
+  & { readonly sequence: bigint; readonly signed: SignedOrder; readonly txHash: Hex }
+  & (
+    | { readonly certificate: Certificate; readonly qc?: undefined }
+    | { readonly qc: QuorumCertificate; readonly certificate?: undefined }
+  );
 
 /**
  * Checks one board entry against the committee; throws an `INVALID_FORMAT`
@@ -72,56 +33,52 @@ export function paymentEffectsHash(payment: Payment): Uint8Array {
  * ```ts ignore
  * for (const entry of page.entries) {
  *   const verified = await verifyBoardEntry(committee, entry);
- *   console.log(verified.payment.recipient, verified.payment.amount);
+ *   console.log(verified.signed.order.recipient, verified.qc ? "QC" : "certificate");
  * }
  * ```
  */
 export async function verifyBoardEntry(
   committee: Committee,
   entry: BulletinEntry,
+  backend?: Ed25519Backend,
 ): Promise<VerifiedEntry> {
-  if (entry.certificate === undefined) {
-    throw new AllegroError("INVALID_FORMAT", `board entry ${entry.sequence} has no certificate`);
+  const fail = (message: string): never => {
+    throw new AllegroError("INVALID_FORMAT", `board entry ${entry.sequence}: ${message}`);
+  };
+  let signed: SignedOrder;
+  try {
+    signed = await verifySignedOrder(signedOrderFromProto(entry.order));
+  } catch (e) {
+    return fail((e as Error).message);
   }
-  const certificate = certificateFromProto(entry.certificate);
-  if (entry.parentQcHash.length !== 0 && entry.parentQcHash.length !== 32) {
-    throw new AllegroError(
-      "INVALID_FORMAT",
-      `board entry ${entry.sequence} parent_qc_hash is ${entry.parentQcHash.length} bytes`,
-    );
+  const o = signed.order;
+  if (o.chainId !== committee.chainId || o.vault !== committee.vault) {
+    fail(`order is for chain ${o.chainId} vault ${o.vault}, not this committee's`);
   }
-  const payment = decodePayment(entry.signedTx, { chainId: committee.chainId });
-  // The payer signs which parent funds it: another parent hash would be another, unsigned tx_hash.
-  if (entry.parentQcHash.length > 0) {
-    try {
-      checkParentBinding(payment, entry.parentQcHash);
-    } catch (e) {
-      throw new AllegroError(
-        "INVALID_FORMAT",
-        `board entry ${entry.sequence}: ${(e as Error).message}`,
-      );
+  const txHash = orderTxHash(o);
+  const effectsHash = orderEffectsHash(o);
+  const over = (hashes: { txHash: Uint8Array; effectsHash: Uint8Array }, what: string) => {
+    if (!bytesEqual(hashes.txHash, txHash) || !bytesEqual(hashes.effectsHash, effectsHash)) {
+      fail(`the ${what} is over other hashes than its order (tx_hash ${bytesToHex(txHash)})`);
     }
+  };
+  const base = { sequence: entry.sequence, signed, txHash: bytesToHex(txHash) };
+  if (entry.certificate !== undefined && entry.qc === undefined) {
+    const certificate = certificateFromProto(entry.certificate);
+    over(certificate, "certificate");
+    const problem = await certificateProblem(committee, certificate, backend);
+    if (problem !== undefined) fail(problem);
+    return { ...base, certificate };
   }
-  const tx = paymentTxHash(payment, entry.parentQcHash);
-  if (!bytesEqual(tx, certificate.txHash)) {
-    throw new AllegroError(
-      "INVALID_FORMAT",
-      `board entry ${entry.sequence}: signed_tx hashes to ${
-        bytesToHex(tx)
-      }, the certificate names ${bytesToHex(certificate.txHash)}`,
-    );
+  if (entry.qc !== undefined && entry.certificate === undefined) {
+    const qc = qcFromProto(entry.qc);
+    over(qc, "QC");
+    try {
+      await verifyQuorumCertificate(committee, qc, backend);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    return { ...base, qc };
   }
-  if (!bytesEqual(paymentEffectsHash(payment), certificate.effectsHash)) {
-    throw new AllegroError(
-      "INVALID_FORMAT",
-      `board entry ${entry.sequence}: the certificate's effects_hash does not match signed_tx`,
-    );
-  }
-  const problem = await certificateProblem(committee, certificate);
-  if (problem !== undefined) {
-    throw new AllegroError("INVALID_FORMAT", `board entry ${entry.sequence}: ${problem}`);
-  }
-  // A copy, not a view into the page it came in (see certificateFromProto).
-  const parentQcHash = entry.parentQcHash.slice();
-  return { sequence: entry.sequence, certificate, payment, parentQcHash };
+  return fail("must hold exactly one of a certificate and a QC");
 }

@@ -1,101 +1,119 @@
 /**
- * Validator certificates: an Ed25519 signature by a committee member over
- * `cert_digest(chain_id, epoch, tx_hash, effects_hash)`.
+ * Validator certificates (SPEC §4): a committee member's Ed25519 signature over
+ * `cert_digest(chain_id, epoch, tx_hash, effects_hash)` and its settlement attestation — a
+ * secp256k1 signature by its settlement key over the same digest, which is what the vault checks.
+ * A certificate counts only when both verify.
  *
  * @module
  */
-import { bytesToHex } from "viem";
+import { ed25519 as nobleEd25519 } from "@noble/curves/ed25519";
+import { secp256k1 } from "@noble/curves/secp256k1";
+import { type Address, bytesToHex, type Hex, hexToBytes } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
+import { attestationSigner } from "./attestation.ts";
 import { expectBytes } from "./bytes.ts";
 import type { Committee } from "./committee.ts";
 import { ed25519, type Ed25519Backend } from "./ed25519.ts";
 import { certDigest } from "./hashes.ts";
 
-/** One validator's certificate over a transaction and its effects. */
+/** One validator's certificate over an order's hashes. */
 export interface Certificate {
   /** The validator id (Ed25519 public key), 32 bytes. */
   readonly signer: Uint8Array;
   readonly txHash: Uint8Array;
   readonly effectsHash: Uint8Array;
-  /** 64 bytes. */
+  /** Ed25519, 64 bytes. */
   readonly signature: Uint8Array;
+  /** secp256k1 by the settlement key, 65 bytes `r || s || v`. */
+  readonly attestation: Uint8Array;
   readonly createdUnixMillis: bigint;
+  /** The committee epoch whose `cert_digest` was signed. */
+  readonly epoch: bigint;
 }
 
 /**
- * Signs certificates for one validator key in one chain and epoch.
+ * Signs certificates for one validator in one chain and epoch, synchronously (noble's Ed25519
+ * and secp256k1): a sidecar's decision signs without awaiting anything.
  *
  * @example
  * ```ts
  * import { CertificateSigner } from "@allegro/client";
  *
- * const seed = crypto.getRandomValues(new Uint8Array(32));
- * const signer = await CertificateSigner.create(seed, { chainId: 1337n, epoch: 1n });
- * const cert = await signer.sign(new Uint8Array(32), new Uint8Array(32), 1000n);
+ * const signer = CertificateSigner.create(
+ *   new Uint8Array(32).fill(1),
+ *   "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+ *   { chainId: 1337n, epoch: 1n },
+ * );
+ * const cert = signer.sign(new Uint8Array(32), new Uint8Array(32), 1000n);
+ * console.log(cert.signature.length, cert.attestation.length); // 64 65
  * ```
  */
 export class CertificateSigner {
   /** The validator id. */
   readonly publicKey: Uint8Array;
+  /** The address of the settlement key. */
+  readonly settlementAddress: Address;
   readonly chainId: bigint;
   readonly epoch: bigint;
-  readonly #secretKey: Uint8Array;
-  readonly #backend: Ed25519Backend;
+  readonly #seed: Uint8Array;
+  readonly #settlementKey: Uint8Array;
 
   private constructor(
-    secretKey: Uint8Array,
-    publicKey: Uint8Array,
+    seed: Uint8Array,
+    settlementKey: Hex,
     scope: { chainId: bigint; epoch: bigint },
-    backend: Ed25519Backend,
   ) {
-    this.#secretKey = secretKey;
-    this.publicKey = publicKey;
+    this.#seed = seed;
+    this.#settlementKey = hexToBytes(settlementKey);
+    this.publicKey = nobleEd25519.getPublicKey(seed);
+    this.settlementAddress = privateKeyToAddress(settlementKey);
     this.chainId = scope.chainId;
     this.epoch = scope.epoch;
-    this.#backend = backend;
   }
 
-  /** A signer for the 32-byte Ed25519 seed `secretKey`; `backend` defaults to the fastest. */
-  static async create(
-    secretKey: Uint8Array,
+  /** A signer for the 32-byte Ed25519 seed and the secp256k1 settlement key (hex). */
+  static create(
+    seed: Uint8Array,
+    settlementKey: Hex,
     scope: { chainId: bigint; epoch: bigint },
-    backend?: Ed25519Backend,
-  ): Promise<CertificateSigner> {
-    const b = backend ?? await ed25519();
-    const seed = expectBytes("secret key", secretKey, 32).slice();
-    return new CertificateSigner(seed, await b.getPublicKey(seed), scope, b);
+  ): CertificateSigner {
+    return new CertificateSigner(
+      expectBytes("validator key", seed, 32).slice(),
+      settlementKey,
+      scope,
+    );
   }
 
-  /** Signs `cert_digest` for `txHash` and `effectsHash`, stamped `createdUnixMillis`. */
-  async sign(
-    txHash: Uint8Array,
-    effectsHash: Uint8Array,
-    createdUnixMillis: bigint,
-  ): Promise<Certificate> {
+  /** Signs and attests `cert_digest` for `txHash` and `effectsHash`, stamped `createdUnixMillis`. */
+  sign(txHash: Uint8Array, effectsHash: Uint8Array, createdUnixMillis: bigint): Certificate {
     const digest = certDigest({ chainId: this.chainId, epoch: this.epoch, txHash, effectsHash });
-    const signature = await this.#backend.sign(this.#secretKey, digest);
-    return { signer: this.publicKey, txHash, effectsHash, signature, createdUnixMillis };
+    const signature = nobleEd25519.sign(digest, this.#seed);
+    const attested = secp256k1.sign(digest, this.#settlementKey, { lowS: true });
+    const attestation = new Uint8Array(65);
+    attestation.set(attested.toCompactRawBytes());
+    attestation[64] = 27 + attested.recovery;
+    return {
+      signer: this.publicKey,
+      txHash,
+      effectsHash,
+      signature,
+      attestation,
+      createdUnixMillis,
+      epoch: this.epoch,
+    };
   }
 }
 
 /**
- * Why `certificate` does not count for `committee`, or `undefined` when it does: wrong sizes, a
- * signer outside the committee, or a signature that does not verify against `cert_digest` for
- * the committee's chain id and epoch.
+ * Why `certificate` does not count for `committee`, or `undefined` when it does: wrong sizes, an
+ * epoch or signer outside the committee, an Ed25519 signature that does not verify against
+ * `cert_digest` for the committee's chain and epoch, or an attestation that is not canonical or
+ * does not recover to the member's settlement address.
  *
  * @example
- * ```ts
- * import { CertificateSigner, certificateProblem, parseCommittee } from "@allegro/client";
- * import { bytesToHex } from "viem";
- *
- * const signer = await CertificateSigner.create(new Uint8Array(32).fill(1), {
- *   chainId: 1337n,
- *   epoch: 1n,
- * });
- * const committee = parseCommittee({ chain_id: 1337, epoch: 1, validators: [
- *   { name: "dave", pubkey: bytesToHex(signer.publicKey), endpoint: "http://127.0.0.1:7001" },
- * ] });
- * const cert = await signer.sign(new Uint8Array(32), new Uint8Array(32), 1n);
- * console.log(await certificateProblem(committee, cert)); // undefined
+ * ```ts ignore
+ * const problem = await certificateProblem(committee, certificate);
+ * if (problem) console.log("not counted:", problem);
  * ```
  */
 export async function certificateProblem(
@@ -103,17 +121,21 @@ export async function certificateProblem(
   certificate: Certificate,
   backend?: Ed25519Backend,
 ): Promise<string | undefined> {
-  const { signer, txHash, effectsHash, signature } = certificate;
+  const { signer, txHash, effectsHash, signature, attestation } = certificate;
   const sizes: [string, Uint8Array, number][] = [
     ["signer", signer, 32],
     ["tx_hash", txHash, 32],
     ["effects_hash", effectsHash, 32],
     ["signature", signature, 64],
+    ["attestation", attestation, 65],
   ];
   for (const [field, value, size] of sizes) {
     if (!(value instanceof Uint8Array) || value.length !== size) {
       return `certificate ${field} must be ${size} bytes`;
     }
+  }
+  if (certificate.epoch !== committee.epoch) {
+    return `certificate is of epoch ${certificate.epoch}, the committee's is ${committee.epoch}`;
   }
   const member = committee.member(signer);
   if (member === undefined) {
@@ -129,6 +151,15 @@ export async function certificateProblem(
     return `certificate signature of ${member.name} does not verify for tx_hash ${
       bytesToHex(txHash)
     } (chain ${committee.chainId}, epoch ${committee.epoch})`;
+  }
+  let attester: Address;
+  try {
+    attester = await attestationSigner(digest, attestation);
+  } catch (e) {
+    return `attestation of ${member.name}: ${(e as Error).message}`;
+  }
+  if (attester !== member.settlementAddress) {
+    return `attestation of ${member.name} recovers to ${attester}, not its settlement address ${member.settlementAddress}`;
   }
   return undefined;
 }

@@ -1,11 +1,12 @@
 /**
- * The committee of SPEC §4: chain id, epoch and the validators (name, Ed25519 public key, sidecar
- * endpoint). A validator's id is its public key; `n` validators tolerate `f = floor((n-1)/3)`
+ * The committee of SPEC §4: chain id, epoch, the vault, and the validators (name, Ed25519 public
+ * key, settlement address, sidecar endpoint). A validator's id is its public key; its position
+ * in the file is its index in the vault's committee. `n` validators tolerate `f = floor((n-1)/3)`
  * faults and a QC needs `n - f` certificates.
  *
  * @module
  */
-import { bytesToHex, hexToBytes, isHex } from "viem";
+import { type Address, bytesToHex, getAddress, hexToBytes, isAddress, isHex } from "viem";
 import { AllegroError } from "./errors.ts";
 
 /** One committee member. */
@@ -13,6 +14,8 @@ export interface Validator {
   readonly name: string;
   /** Ed25519 public key, 32 bytes: the validator id. */
   readonly publicKey: Uint8Array;
+  /** The address of its secp256k1 settlement key: what the vault checks attestations against. */
+  readonly settlementAddress: Address;
   /** URL of its sidecar. */
   readonly endpoint: string;
 }
@@ -21,6 +24,8 @@ export interface Validator {
 export interface Committee {
   readonly chainId: bigint;
   readonly epoch: bigint;
+  /** The vault the committee certifies orders for. */
+  readonly vault: Address;
   readonly validators: readonly Validator[];
   /** `floor((n - 1) / 3)`. */
   readonly faultTolerance: number;
@@ -28,6 +33,8 @@ export interface Committee {
   readonly threshold: number;
   /** The member with this public key, if any. */
   member(publicKey: Uint8Array): Validator | undefined;
+  /** The member's position (its index in the vault's committee), or -1. */
+  indexOf(publicKey: Uint8Array): number;
 }
 
 /**
@@ -62,10 +69,17 @@ function u64Field(field: string, value: unknown): bigint {
   return v;
 }
 
+function addressField(field: string, value: unknown): Address {
+  if (typeof value !== "string" || !isAddress(value, { strict: false })) {
+    fail(`${field} must be a 20-byte address, got ${JSON.stringify(value)}`, field);
+  }
+  return getAddress(value as string);
+}
+
 function validatorField(raw: unknown, i: number): Validator {
   const at = `validators[${i}]`;
   if (typeof raw !== "object" || raw === null) fail(`${at} must be an object`, at);
-  const { name, pubkey, endpoint } = raw as Record<string, unknown>;
+  const { name, pubkey, settlement_address, endpoint } = raw as Record<string, unknown>;
   if (typeof name !== "string" || name.trim() === "") {
     fail(`${at}.name must be a non-empty string, got ${JSON.stringify(name)}`, `${at}.name`);
   }
@@ -79,14 +93,16 @@ function validatorField(raw: unknown, i: number): Validator {
   return {
     name: name as string,
     publicKey: hexToBytes(hex as `0x${string}`),
+    settlementAddress: addressField(`${at}.settlement_address`, settlement_address),
     endpoint: endpoint as string,
   };
 }
 
 /**
- * Validates a committee document (`{ chain_id, epoch, validators: [{ name, pubkey, endpoint }] }`,
- * integers as JSON numbers or decimal strings, `pubkey` as hex with or without `0x`). Throws an
- * `INVALID_FORMAT` {@linkcode AllegroError} naming the offending field.
+ * Validates a committee document (`{ chain_id, epoch, vault, validators: [{ name, pubkey,
+ * settlement_address, endpoint }] }`, integers as JSON numbers or decimal strings, `pubkey` as
+ * hex with or without `0x`). Throws an `INVALID_FORMAT` {@linkcode AllegroError} naming the
+ * offending field.
  *
  * @example
  * ```ts
@@ -95,25 +111,35 @@ function validatorField(raw: unknown, i: number): Validator {
  * const committee = parseCommittee({
  *   chain_id: 1337,
  *   epoch: 1,
- *   validators: [
- *     { name: "dave", pubkey: "11".repeat(32), endpoint: "http://127.0.0.1:7001" },
- *     { name: "edgar", pubkey: "22".repeat(32), endpoint: "http://127.0.0.1:7002" },
- *   ],
+ *   vault: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+ *   validators: [{
+ *     name: "dave",
+ *     pubkey: "11".repeat(32),
+ *     settlement_address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *     endpoint: "http://127.0.0.1:7001",
+ *   }, {
+ *     name: "edgar",
+ *     pubkey: "22".repeat(32),
+ *     settlement_address: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+ *     endpoint: "http://127.0.0.1:7002",
+ *   }],
  * });
  * console.log(committee.threshold); // 2
  * ```
  */
 export function parseCommittee(doc: unknown): Committee {
   if (typeof doc !== "object" || doc === null) fail("must be a JSON object", "committee");
-  const { chain_id, epoch, validators } = doc as Record<string, unknown>;
+  const { chain_id, epoch, vault, validators } = doc as Record<string, unknown>;
   const chainId = u64Field("chain_id", chain_id);
   const epochValue = u64Field("epoch", epoch);
+  const vaultAddress = addressField("vault", vault);
   if (!Array.isArray(validators) || validators.length === 0) {
     fail("validators must be a non-empty array", "validators");
   }
   const members = (validators as unknown[]).map(validatorField);
-  const byId = new Map<string, Validator>();
+  const byId = new Map<string, number>();
   const names = new Set<string>();
+  const settlement = new Set<string>();
   for (const [i, v] of members.entries()) {
     const id = bytesToHex(v.publicKey);
     if (byId.has(id)) {
@@ -122,17 +148,26 @@ export function parseCommittee(doc: unknown): Committee {
     if (names.has(v.name)) {
       fail(`validators[${i}].name ${v.name} appears twice`, `validators[${i}].name`);
     }
-    byId.set(id, v);
+    if (settlement.has(v.settlementAddress)) {
+      fail(
+        `validators[${i}].settlement_address ${v.settlementAddress} appears twice`,
+        `validators[${i}].settlement_address`,
+      );
+    }
+    byId.set(id, i);
     names.add(v.name);
+    settlement.add(v.settlementAddress);
   }
   const n = members.length;
   return {
     chainId,
     epoch: epochValue,
+    vault: vaultAddress,
     validators: members,
     faultTolerance: Math.floor((n - 1) / 3),
     threshold: quorumThreshold(n),
-    member: (publicKey) => byId.get(bytesToHex(publicKey)),
+    member: (publicKey) => members[byId.get(bytesToHex(publicKey)) ?? -1],
+    indexOf: (publicKey) => byId.get(bytesToHex(publicKey)) ?? -1,
   };
 }
 
@@ -166,9 +201,17 @@ export async function loadCommittee(url: string | URL): Promise<Committee> {
  * ```ts
  * import { committeeToJson, parseCommittee } from "@allegro/client";
  *
- * const doc = { chain_id: 1337, epoch: 1, validators: [
- *   { name: "dave", pubkey: "11".repeat(32), endpoint: "http://127.0.0.1:7001" },
- * ] };
+ * const doc = {
+ *   chain_id: 1337,
+ *   epoch: 1,
+ *   vault: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+ *   validators: [{
+ *     name: "dave",
+ *     pubkey: "11".repeat(32),
+ *     settlement_address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *     endpoint: "http://127.0.0.1:7001",
+ *   }],
+ * };
  * const text = JSON.stringify(committeeToJson(parseCommittee(doc)));
  * ```
  */
@@ -176,10 +219,47 @@ export function committeeToJson(committee: Committee): Record<string, unknown> {
   return {
     chain_id: committee.chainId.toString(),
     epoch: committee.epoch.toString(),
+    vault: committee.vault,
     validators: committee.validators.map((v) => ({
       name: v.name,
       pubkey: bytesToHex(v.publicKey).slice(2),
+      settlement_address: v.settlementAddress,
       endpoint: v.endpoint,
     })),
   };
+}
+
+/**
+ * Why `committee` is not the one the vault registered for its epoch, or `undefined` when it is:
+ * the same settlement addresses in the same order and the same threshold (SPEC §4). Sidecars,
+ * the backend and the client refuse to run on a mismatch. `registered` comes from the vault's
+ * `committee(epoch)` view (`readCommittee`).
+ *
+ * @example
+ * ```ts ignore
+ * const problem = committeeMismatch(committee, await readCommittee(client, committee.vault, committee.epoch));
+ * if (problem) throw new Error(problem);
+ * ```
+ */
+export function committeeMismatch(
+  committee: Committee,
+  registered: { members: readonly Address[]; threshold: number },
+): string | undefined {
+  const ours = committee.validators.map((v) => v.settlementAddress);
+  if (registered.members.length === 0) {
+    return `the vault ${committee.vault} has no committee for epoch ${committee.epoch}`;
+  }
+  if (ours.length !== registered.members.length) {
+    return `epoch ${committee.epoch}: the committee file has ${ours.length} validators, the vault ${registered.members.length}`;
+  }
+  const at = ours.findIndex((a, i) => getAddress(registered.members[i]) !== a);
+  if (at >= 0) {
+    return `epoch ${committee.epoch}: validators[${at}].settlement_address is ${
+      ours[at]
+    }, the vault has ${registered.members[at]} there`;
+  }
+  if (registered.threshold !== committee.threshold) {
+    return `epoch ${committee.epoch}: threshold ${committee.threshold} differs from the vault's ${registered.threshold}`;
+  }
+  return undefined;
 }

@@ -1,26 +1,26 @@
 /**
  * `@allegro/client/deno`: the part of the client that needs Deno APIs and so is kept out of the
- * browser surface of `@allegro/client` — the Deno KV `NonceStore` that lets a wallet's nonce
- * reservations survive restarts.
+ * browser surface of `@allegro/client` — the Deno KV `WalletStore` that lets a wallet's lanes
+ * survive restarts.
  *
  * @example
  * ```ts
  * import { privateKeyToAccount } from "viem/accounts";
  * import { Wallet } from "@allegro/client";
- * import { KvNonceStore } from "@allegro/client/deno";
+ * import { KvWalletStore } from "@allegro/client/deno";
  *
  * const path = await Deno.makeTempFile({ suffix: ".kv" });
  * {
- *   using store = await KvNonceStore.open(path);
+ *   using store = await KvWalletStore.open(path);
  *   const wallet = new Wallet(
  *     privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"),
  *     { store },
  *   );
- *   await wallet.reserve();
+ *   console.log(await wallet.lane("0x20c0000000000000000000000000000000000000")); // undefined
  * }
  * await Deno.remove(path);
  * ```
  *
  * @module
  */
-export * from "./kv_nonce_store.ts";
+export * from "./kv_wallet_store.ts";

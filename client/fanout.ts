@@ -1,24 +1,23 @@
 /**
  * Fan-out: sends one submission to every sidecar of the committee in parallel, verifies each
- * certificate as it arrives (committee member, signature, and over the hashes the client
- * computed itself from the signed bytes), and resolves as soon as the outcome is decided — a QC
- * once the threshold is met, or every answer that makes the threshold impossible. Slower answers
- * keep being collected in `complete`.
+ * certificate as it arrives (committee member, signature and attestation, and over the hashes the
+ * client computed itself from the signed order), and resolves as soon as the outcome is decided —
+ * a QC once the threshold is met, or every answer that makes the threshold impossible. Slower
+ * answers keep being collected in `complete`.
  *
  * @module
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { bytesToHex } from "viem";
 import { type SubmitFastPayRequest, SubmitFastPayRequestSchema } from "@allegro/proto";
-import { paymentEffectsHash, paymentTxHash } from "./board.ts";
 import { bytesEqual } from "./bytes.ts";
 import { type Certificate, certificateProblem } from "./certificate.ts";
 import type { Committee, Validator } from "./committee.ts";
 import type { RejectCode } from "./errors.ts";
+import { orderEffectsHash, orderTxHash, type SignedOrder } from "./order.ts";
 import { assembleQuorumCertificate, type QuorumCertificate } from "./quorum.ts";
-import { decodePayment, type Payment } from "./tempo.ts";
 import type { SidecarConnection } from "./transport.ts";
-import { certificateFromProto, rejectCodeFromProto } from "./wire.ts";
+import { certificateFromProto, rejectCodeFromProto, signedOrderFromProto } from "./wire.ts";
 
 /**
  * How a validator failed to certify: `"rejected"` — its sidecar answered with a reject (it
@@ -38,7 +37,7 @@ export interface ValidatorReject {
 
 /** What the fan-out has collected. */
 export interface FanOutResult {
-  readonly payment: Payment;
+  readonly signed: SignedOrder;
   readonly txHash: Uint8Array;
   readonly effectsHash: Uint8Array;
   /** Verified certificates, in arrival order. */
@@ -67,16 +66,16 @@ export interface FanOut {
 }
 
 /**
- * Submits to every sidecar in parallel. Throws (as {@linkcode decodePayment} does) if the signed
- * transaction itself is not a valid payment for the committee's chain.
+ * Submits to every sidecar in parallel. Throws an `INVALID_FORMAT` `AllegroError` if the
+ * request carries no well-formed order.
  *
  * @example
  * ```ts ignore
  * import { connectSidecars, fanOut } from "@allegro/client";
  *
- * const { decided } = fanOut(committee, connectSidecars(committee), { signedTx }, {
- *   timeoutMillis: 2000,
- * });
+ * const { decided } = fanOut(committee, connectSidecars(committee), {
+ *   order: signedOrderInit(signed),
+ * }, { timeoutMillis: 2000 });
  * const result = await decided;
  * if (result.qc) console.log("QC", result.qc.qcHash);
  * else for (const r of result.rejects) console.log(r.validator.name, r.code, r.message);
@@ -89,15 +88,15 @@ export function fanOut(
   options: FanOutOptions,
 ): FanOut {
   const message = create(SubmitFastPayRequestSchema, request);
-  const payment = decodePayment(message.signedTx, { chainId: committee.chainId });
-  const txHash = paymentTxHash(payment, message.parentQcHash);
-  const effectsHash = paymentEffectsHash(payment);
+  const signed = signedOrderFromProto(message.order);
+  const txHash = orderTxHash(signed.order);
+  const effectsHash = orderEffectsHash(signed.order);
   const certificates: { validator: Validator; certificate: Certificate }[] = [];
   const rejects: ValidatorReject[] = [];
   const result = (): FanOutResult => {
     const qc = assembleQuorumCertificate(committee, certificates.map((c) => c.certificate));
     return {
-      payment,
+      signed,
       txHash,
       effectsHash,
       certificates: [...certificates],
@@ -146,7 +145,7 @@ export function fanOut(
         ? `signed by ${bytesToHex(certificate.signer)}, not ${validator.name}`
         : !bytesEqual(certificate.txHash, txHash) ||
             !bytesEqual(certificate.effectsHash, effectsHash)
-        ? "over another transaction"
+        ? "over another order"
         : await certificateProblem(committee, certificate);
       if (problem !== undefined) {
         refuse(

@@ -1,14 +1,14 @@
 /**
  * Incoming payments: how a recipient learns it was paid. Polls every sidecar's bulletin board
- * for entries naming an address, verifies each entry, gathers the certificates of each payment
- * to that address across all boards, and yields the payment once its certificates form a QC
- * that verifies — each payment once.
+ * for entries naming an address, verifies each entry, gathers the certificates of each order
+ * paying that address across all boards (or takes a QC a board holds), and yields the order once
+ * it has a QC that verifies — each order once.
  *
  * @module
  */
 import { type Address, bytesToHex, getAddress, hexToBytes } from "viem";
 import type { Certificate } from "./certificate.ts";
-import type { CertifiedPayment } from "./certified.ts";
+import type { CertifiedOrder } from "./certified.ts";
 import type { Committee } from "./committee.ts";
 import { type VerifiedEntry, verifyBoardEntry } from "./board.ts";
 import { assembleQuorumCertificate, verifyQuorumCertificate } from "./quorum.ts";
@@ -63,7 +63,7 @@ interface Pending {
  * for await (const paid of watchIncoming(committee, connectSidecars(committee), bob, {
  *   signal: stop.signal,
  * })) {
- *   console.log(paid.payment.sender, "paid", paid.payment.amount, "QC", paid.qc.qcHash);
+ *   console.log(paid.signed.order.payer, "paid", paid.signed.order.amount, "QC", paid.qc.qcHash);
  * }
  * ```
  */
@@ -72,7 +72,7 @@ export async function* watchIncoming(
   sidecars: readonly SidecarConnection[],
   address: Address,
   options: IncomingOptions = {},
-): AsyncGenerator<CertifiedPayment, void, undefined> {
+): AsyncGenerator<CertifiedOrder, void, undefined> {
   const recipient = getAddress(address);
   const addressBytes = hexToBytes(recipient);
   const signal = options.signal;
@@ -92,7 +92,7 @@ export async function* watchIncoming(
   };
 
   const take = async (raw: Parameters<typeof verifyBoardEntry>[1]) => {
-    const claimed = raw.certificate?.txHash;
+    const claimed = raw.certificate?.txHash ?? raw.qc?.txHash;
     if (claimed && delivered.has(bytesToHex(claimed))) return;
     let entry: VerifiedEntry;
     try {
@@ -100,17 +100,15 @@ export async function* watchIncoming(
     } catch {
       return; // a bad entry proves nothing; honest boards hold the real certificates
     }
-    if (entry.payment.recipient !== recipient) return;
-    const txHash = bytesToHex(entry.certificate.txHash);
-    if (delivered.has(txHash)) return;
-    const key = txHash + bytesToHex(entry.certificate.effectsHash).slice(2);
-    let group = pending.get(key);
+    if (entry.signed.order.recipient !== recipient || delivered.has(entry.txHash)) return;
+    let group = pending.get(entry.txHash);
     if (group === undefined) {
       group = { entry, certificates: new Map() };
-      pending.set(key, group);
+      pending.set(entry.txHash, group);
       if (pending.size > maxPending) pending.delete(pending.keys().next().value!);
     }
-    group.certificates.set(bytesToHex(entry.certificate.signer), entry.certificate);
+    const certificates = entry.qc ? entry.qc.certificates : [entry.certificate];
+    for (const c of certificates) group.certificates.set(bytesToHex(c.signer), c);
   };
 
   const poll = async ({ client }: SidecarConnection, i: number) => {
@@ -147,14 +145,7 @@ export async function* watchIncoming(
       const txHash = bytesToHex(qc.txHash);
       if (delivered.has(txHash)) continue;
       remember(txHash);
-      const { payment, parentQcHash } = group.entry;
-      yield {
-        txHash: qc.txHash,
-        payment,
-        signedTx: payment.rawTx,
-        ...(parentQcHash.length > 0 ? { parentQcHash } : {}),
-        qc,
-      };
+      yield { signed: group.entry.signed, txHash: group.entry.txHash, qc };
       if (signal?.aborted) return;
     }
     await sleep(pollMillis, signal);

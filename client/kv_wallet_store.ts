@@ -1,94 +1,89 @@
 /**
- * A {@linkcode NonceStore} on Deno KV, so a wallet's nonce reservations survive restarts. Deno
- * only: import it from `@allegro/client/deno`, never from code a browser loads.
+ * A {@linkcode WalletStore} on Deno KV, so a wallet's lanes (next seq, unsettled orders and
+ * their QCs) survive restarts. Deno only: import it from `@allegro/client/deno`, never from code
+ * a browser loads.
  *
  * @module
  */
 import type { Address } from "viem";
-import type { NonceRecord, NonceStore } from "./wallet.ts";
+import type { LaneRecord, WalletStore } from "./wallet.ts";
 
 /**
- * The default key prefix of {@linkcode KvNonceStore} entries.
+ * The default key prefix of {@linkcode KvWalletStore} entries.
  *
  * @example
  * ```ts
- * import { KV_NONCE_PREFIX } from "@allegro/client/deno";
+ * import { KV_WALLET_PREFIX } from "@allegro/client/deno";
  *
- * console.log(KV_NONCE_PREFIX.join("/")); // allegro/wallet/nonce/v1
+ * console.log(KV_WALLET_PREFIX.join("/")); // allegro/wallet/lane/v2
  * ```
  */
-export const KV_NONCE_PREFIX: readonly string[] = ["allegro", "wallet", "nonce", "v1"];
+export const KV_WALLET_PREFIX: readonly string[] = ["allegro", "wallet", "lane", "v2"];
 
 /**
- * Nonce records in a Deno KV database, one entry per `(account, nonceKey)` under `prefix`:
- * `[...prefix, lowercase address, nonceKey] → { next, released }` (bigints). Each `put` is one
- * committed KV write, so it is durable when it resolves.
+ * Lane records in a Deno KV database, one entry per `(account, token)` under `prefix`:
+ * `[...prefix, lowercase address, lowercase token] → LaneRecord`. Each `put` is one committed KV
+ * write, so it is durable when it resolves.
  *
  * @example
  * ```ts
- * import { privateKeyToAccount } from "viem/accounts";
- * import { Wallet } from "@allegro/client";
- * import { KvNonceStore } from "@allegro/client/deno";
+ * import { KvWalletStore } from "@allegro/client/deno";
  *
  * const path = await Deno.makeTempFile({ suffix: ".kv" });
- * const account = privateKeyToAccount(
- *   "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
- * );
+ * const account = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+ * const token = "0x20c0000000000000000000000000000000000000";
  * {
- *   using store = await KvNonceStore.open(path);
- *   await new Wallet(account, { store }).reserve(); // nonce 0n, persisted
+ *   using store = await KvWalletStore.open(path);
+ *   await store.put(account, token, { next: 1n, orders: [] });
  * }
  * {
- *   using store = await KvNonceStore.open(path);
- *   console.log((await new Wallet(account, { store }).reserve()).nonce); // 1n
+ *   using store = await KvWalletStore.open(path);
+ *   console.log((await store.get(account, token))?.next); // 1n
  * }
  * await Deno.remove(path);
  * ```
  */
-export class KvNonceStore implements NonceStore, Disposable {
+export class KvWalletStore implements WalletStore, Disposable {
   readonly #kv: Deno.Kv;
   readonly #prefix: readonly string[];
   #owned = false;
 
   /**
    * A store over an open `kv`, which the caller keeps owning (and closes); entries go under
-   * `options.prefix` (default {@linkcode KV_NONCE_PREFIX}).
+   * `options.prefix` (default {@linkcode KV_WALLET_PREFIX}).
    */
   constructor(kv: Deno.Kv, options: { prefix?: readonly string[] } = {}) {
     this.#kv = kv;
-    this.#prefix = options.prefix ?? KV_NONCE_PREFIX;
+    this.#prefix = options.prefix ?? KV_WALLET_PREFIX;
   }
 
   /**
    * Opens (or creates) the KV database at `path` (Deno's default database when omitted) and
-   * returns a store that closes it on {@linkcode KvNonceStore.close} (or `using`).
+   * returns a store that closes it on {@linkcode KvWalletStore.close} (or `using`).
    *
    * @example
    * ```ts ignore
-   * using store = await KvNonceStore.open("wallet.kv");
+   * using store = await KvWalletStore.open("wallet.kv");
    * ```
    */
   static async open(
     path?: string,
     options: { prefix?: readonly string[] } = {},
-  ): Promise<KvNonceStore> {
-    const store = new KvNonceStore(await Deno.openKv(path), options);
+  ): Promise<KvWalletStore> {
+    const store = new KvWalletStore(await Deno.openKv(path), options);
     store.#owned = true;
     return store;
   }
 
   /** The stored record, if any. */
-  async get(account: Address, nonceKey: bigint): Promise<NonceRecord | undefined> {
-    const entry = await this.#kv.get<NonceRecord>(this.#key(account, nonceKey));
+  async get(account: Address, token: Address): Promise<LaneRecord | undefined> {
+    const entry = await this.#kv.get<LaneRecord>(this.#key(account, token));
     return entry.value ?? undefined;
   }
 
   /** Writes `record`; resolves once the write is committed. */
-  async put(account: Address, nonceKey: bigint, record: NonceRecord): Promise<void> {
-    await this.#kv.set(this.#key(account, nonceKey), {
-      next: record.next,
-      released: [...record.released],
-    });
+  async put(account: Address, token: Address, record: LaneRecord): Promise<void> {
+    await this.#kv.set(this.#key(account, token), record);
   }
 
   /** Closes the database if this store opened it. */
@@ -96,12 +91,12 @@ export class KvNonceStore implements NonceStore, Disposable {
     if (this.#owned) this.#kv.close();
   }
 
-  /** Same as {@linkcode KvNonceStore.close}. */
+  /** Same as {@linkcode KvWalletStore.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
 
-  #key(account: Address, nonceKey: bigint): Deno.KvKey {
-    return [...this.#prefix, account.toLowerCase(), nonceKey];
+  #key(account: Address, token: Address): Deno.KvKey {
+    return [...this.#prefix, account.toLowerCase(), token.toLowerCase()];
   }
 }

@@ -1,36 +1,35 @@
 /**
  * `@allegro/client`: the protocol core shared by every Allegro component, in Deno and browsers —
- * canonical hashes (SPEC §4), Ed25519 certificates, committees and quorum certificates, Tempo
- * payments (build, sign, decode), and the payer's side: a wallet with nonce reservation,
- * transports to sidecars and the backend, the fan-out, and {@linkcode AllegroClient} (`pay`,
- * `watch`, `incoming`). The Deno KV nonce store, which needs Deno APIs, lives in
- * `@allegro/client/deno`; what only servers need (listeners, command lines) is in the workspace's
- * `@allegro/server`.
+ * payment orders (EIP-712, `tx_hash`, `effects_hash`), canonical signatures, certificates with
+ * settlement attestations, committees and quorum certificates (SPEC §4), the vault's calls,
+ * reads and events (SPEC §5), and the payer's side: a wallet that keeps each lane's seq and QCs,
+ * transports to the sidecars and the backend, the fan-out, and {@linkcode AllegroClient}
+ * (`pay`, `watch`, `incoming`, `settle`). The Deno KV wallet store is in `@allegro/client/deno`.
  *
  * @example
  * ```ts
- * import { certDigest, CertificateSigner, effectsHash, txHash } from "@allegro/client";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { NO_PARENT, orderTxHash, signOrder, verifySignedOrder } from "@allegro/client";
  *
- * const signer = await CertificateSigner.create(new Uint8Array(32).fill(1), {
+ * const alice = privateKeyToAccount(
+ *   "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+ * );
+ * const signed = await signOrder(alice, {
  *   chainId: 1337n,
- *   epoch: 1n,
+ *   vault: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+ *   payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+ *   token: "0x20c0000000000000000000000000000000000000",
+ *   amount: 10_000_000n,
+ *   fee: 0n,
+ *   seq: 0n,
+ *   validBefore: 1_900_000_000_000n,
+ *   parent: NO_PARENT,
+ *   exit: false,
+ *   memo: NO_PARENT,
  * });
- * const tx = txHash({
- *   chainId: 1337n,
- *   tempoTx: new Uint8Array([0x76]),
- *   nonceKey: new Uint8Array(32).fill(0x5b),
- *   nonceSeq: 0n,
- *   expiry: { unixMillis: 1_900_000_000_000n },
- * });
- * const effects = effectsHash({
- *   sender: new Uint8Array(20).fill(1),
- *   recipient: new Uint8Array(20).fill(2),
- *   amount: 10n,
- *   asset: new Uint8Array(20).fill(3),
- *   nonceKey: new Uint8Array(32).fill(0x5b),
- *   nonceSeq: 0n,
- * });
- * const certificate = await signer.sign(tx, effects, BigInt(Date.now()));
+ * await verifySignedOrder(signed); // what every sidecar checks first
+ * console.log(orderTxHash(signed.order).length); // 32
  * ```
  *
  * @module
@@ -42,19 +41,20 @@ export * from "./hashes.ts";
 export * from "./signature.ts";
 export * from "./order.ts";
 export * from "./attestation.ts";
-export * from "./tempo_tx.ts";
-export * from "./vault.ts";
 export * from "./ed25519.ts";
 export * from "./committee.ts";
 export * from "./certificate.ts";
 export * from "./quorum.ts";
-export * from "./tempo.ts";
+export * from "./certified.ts";
 export * from "./wire.ts";
 export * from "./board.ts";
+export * from "./tempo_tx.ts";
+export * from "./vault.ts";
+export * from "./settle.ts";
 export * from "./transport.ts";
 export * from "./fanout.ts";
-export * from "./certified.ts";
 export * from "./wallet.ts";
+export * from "./lane_sync.ts";
 export * from "./incoming.ts";
 export * from "./watch.ts";
 export * from "./allegro_client.ts";

@@ -1,6 +1,7 @@
 /**
- * Quorum certificates: at least `threshold` valid certificates from distinct committee members
- * over one `(tx_hash, effects_hash)`, identified by `qc_hash`.
+ * Quorum certificates: at least `threshold` valid certificates (Ed25519 and attestation) from
+ * distinct committee members over one `(tx_hash, effects_hash)` in one epoch, identified by
+ * `qc_hash` (SPEC §4: a *full* QC).
  *
  * @module
  */
@@ -19,6 +20,8 @@ export interface QuorumCertificate {
   readonly threshold: number;
   readonly certificates: readonly Certificate[];
   readonly qcHash: Uint8Array;
+  /** The committee epoch of every certificate in it. */
+  readonly epoch: bigint;
 }
 
 const invalid = (message: string, details: Record<string, unknown> = {}): never => {
@@ -26,9 +29,9 @@ const invalid = (message: string, details: Record<string, unknown> = {}): never 
 };
 
 /**
- * Checks every rule of SPEC §4 and returns `qc` unchanged: the committee's threshold, each
- * certificate over the QC's own hashes from a distinct committee member with a valid signature,
- * at least `threshold` of them, and a `qc_hash` that recomputes. Throws an
+ * Checks every rule of SPEC §4 and returns `qc` unchanged: the committee's threshold and epoch,
+ * each certificate over the QC's own hashes from a distinct committee member with a valid
+ * signature and attestation, at least `threshold` of them, and a `qc_hash` that recomputes. Throws an
  * `INVALID_PARENT_QC` {@linkcode AllegroError} (the code a sidecar answers for a bad parent)
  * naming the first failure.
  *
@@ -46,6 +49,9 @@ export async function verifyQuorumCertificate(
 ): Promise<QuorumCertificate> {
   if (qc.threshold !== committee.threshold) {
     invalid(`QC threshold ${qc.threshold} differs from the committee's ${committee.threshold}`);
+  }
+  if (qc.epoch !== committee.epoch) {
+    invalid(`QC is of epoch ${qc.epoch}, the committee's is ${committee.epoch}`);
   }
   const seen = new Set<string>();
   for (const [i, cert] of qc.certificates.entries()) {
@@ -74,9 +80,10 @@ export async function verifyQuorumCertificate(
 }
 
 /**
- * Builds a QC from `certificates` that already passed {@linkcode certificateProblem}: keeps
- * those over the `(tx_hash, effects_hash)` pair with the most distinct signers, one per signer,
- * and returns the QC if they reach the committee's threshold, else `undefined`.
+ * Builds a QC from `certificates` that already passed {@linkcode certificateProblem} (so all are
+ * of the committee's epoch): keeps those over the `(tx_hash, effects_hash)` pair with the most
+ * distinct signers, one per signer, and returns the QC if they reach the committee's threshold,
+ * else `undefined`.
  *
  * @example
  * ```ts ignore
@@ -107,5 +114,5 @@ export function assembleQuorumCertificate(
     threshold: committee.threshold,
     certificates: best,
   };
-  return { ...body, qcHash: qcHash(body) };
+  return { ...body, qcHash: qcHash(body), epoch: committee.epoch };
 }

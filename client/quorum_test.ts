@@ -7,21 +7,19 @@ import {
 import { CertificateSigner } from "./certificate.ts";
 import { AllegroError } from "./errors.ts";
 import { qcHash } from "./hashes.ts";
-import { testCommittee } from "./testing.ts";
+import { testCommittee, testSettlementKey } from "./testing.ts";
 
 const txHash = new Uint8Array(32).fill(0x80);
 const effectsHash = new Uint8Array(32).fill(0x7f);
 
-async function setup() {
-  const { committee, signers } = await testCommittee(4); // threshold 3
-  const certs = await Promise.all(
-    signers.map((s, i) => s.sign(txHash, effectsHash, 1000n + BigInt(i))),
-  );
+function setup() {
+  const { committee, signers } = testCommittee(4); // threshold 3
+  const certs = signers.map((s, i) => s.sign(txHash, effectsHash, 1000n + BigInt(i)));
   return { committee, signers, certs };
 }
 
-function rehash(qc: Omit<QuorumCertificate, "qcHash">): QuorumCertificate {
-  return { ...qc, qcHash: qcHash(qc) };
+function rehash(qc: Omit<QuorumCertificate, "qcHash" | "epoch">, epoch = 42n): QuorumCertificate {
+  return { ...qc, qcHash: qcHash(qc), epoch };
 }
 
 async function rejects(promise: Promise<unknown>, message: RegExp) {
@@ -34,7 +32,7 @@ async function rejects(promise: Promise<unknown>, message: RegExp) {
 }
 
 Deno.test("assembles and verifies a QC, in any certificate order", async () => {
-  const { committee, certs } = await setup();
+  const { committee, certs } = setup();
   const qc = assembleQuorumCertificate(committee, certs.slice(0, 3))!;
   assert.equal(qc.certificates.length, 3);
   await verifyQuorumCertificate(committee, qc);
@@ -44,21 +42,21 @@ Deno.test("assembles and verifies a QC, in any certificate order", async () => {
 });
 
 Deno.test("no QC below threshold", async () => {
-  const { committee, certs } = await setup();
+  const { committee, certs } = setup();
   assert.equal(assembleQuorumCertificate(committee, certs.slice(0, 2)), undefined);
   assert.equal(assembleQuorumCertificate(committee, [certs[0], certs[0], certs[1]]), undefined);
 });
 
 Deno.test("assembly picks the effects group with most signers", async () => {
-  const { committee, signers, certs } = await setup();
-  const other = await signers[3].sign(txHash, new Uint8Array(32).fill(1), 5n);
+  const { committee, signers, certs } = setup();
+  const other = signers[3].sign(txHash, new Uint8Array(32).fill(1), 5n);
   const qc = assembleQuorumCertificate(committee, [other, ...certs.slice(0, 3)])!;
   assert.deepEqual(qc.effectsHash, effectsHash);
   assert.equal(qc.certificates.length, 3);
 });
 
 Deno.test("rejects duplicate signers", async () => {
-  const { committee, certs } = await setup();
+  const { committee, certs } = setup();
   const qc = rehash({
     txHash,
     effectsHash,
@@ -69,20 +67,20 @@ Deno.test("rejects duplicate signers", async () => {
 });
 
 Deno.test("rejects too few signers", async () => {
-  const { committee, certs } = await setup();
+  const { committee, certs } = setup();
   const qc = rehash({ txHash, effectsHash, threshold: 3, certificates: certs.slice(0, 2) });
   await rejects(verifyQuorumCertificate(committee, qc), /has 2 certificates, threshold is 3/);
 });
 
 Deno.test("rejects a lowered threshold", async () => {
-  const { committee, certs } = await setup();
+  const { committee, certs } = setup();
   const qc = rehash({ txHash, effectsHash, threshold: 2, certificates: certs.slice(0, 2) });
   await rejects(verifyQuorumCertificate(committee, qc), /threshold 2 differs/);
 });
 
 Deno.test("rejects mixed effects", async () => {
-  const { committee, signers, certs } = await setup();
-  const other = await signers[2].sign(txHash, new Uint8Array(32).fill(1), 5n);
+  const { committee, signers, certs } = setup();
+  const other = signers[2].sign(txHash, new Uint8Array(32).fill(1), 5n);
   const qc = rehash({
     txHash,
     effectsHash,
@@ -93,12 +91,12 @@ Deno.test("rejects mixed effects", async () => {
 });
 
 Deno.test("rejects an unknown signer", async () => {
-  const { committee, certs } = await setup();
-  const outsider = await CertificateSigner.create(new Uint8Array(32).fill(99), {
+  const { committee, certs } = setup();
+  const outsider = CertificateSigner.create(new Uint8Array(32).fill(99), testSettlementKey(9), {
     chainId: 1337n,
     epoch: 42n,
   });
-  const forged = await outsider.sign(txHash, effectsHash, 5n);
+  const forged = outsider.sign(txHash, effectsHash, 5n);
   const qc = rehash({
     txHash,
     effectsHash,
@@ -109,7 +107,7 @@ Deno.test("rejects an unknown signer", async () => {
 });
 
 Deno.test("rejects a forged signature", async () => {
-  const { committee, certs } = await setup();
+  const { committee, certs } = setup();
   const signature = certs[2].signature.slice();
   signature[0] ^= 0x80;
   const qc = rehash({
@@ -121,8 +119,23 @@ Deno.test("rejects a forged signature", async () => {
   await rejects(verifyQuorumCertificate(committee, qc), /certificates\[2\].*does not verify/);
 });
 
+Deno.test("rejects another epoch, and a certificate whose attestation does not count", async () => {
+  const { committee, certs } = setup();
+  const qc = assembleQuorumCertificate(committee, certs.slice(0, 3))!;
+  await rejects(verifyQuorumCertificate(committee, { ...qc, epoch: 41n }), /epoch 41/);
+  const attestation = certs[1].attestation.slice();
+  attestation[5] ^= 1;
+  const bad = rehash({
+    txHash,
+    effectsHash,
+    threshold: 3,
+    certificates: [certs[0], { ...certs[1], attestation }, certs[2]],
+  });
+  await rejects(verifyQuorumCertificate(committee, bad), /certificates\[1\]: attestation of v1/);
+});
+
 Deno.test("rejects a wrong qc_hash", async () => {
-  const { committee, certs } = await setup();
+  const { committee, certs } = setup();
   const qc = assembleQuorumCertificate(committee, certs.slice(0, 3))!;
   const wrong = qc.qcHash.slice();
   wrong[0] ^= 1;

@@ -12,6 +12,7 @@ import {
   encodeFunctionData,
   getAddress,
   type Hex,
+  isAddress,
   type Log,
   parseEventLogs,
   type PublicClient,
@@ -28,6 +29,24 @@ import {
 } from "./tempo_tx.ts";
 
 export { vaultAbi, vaultBytecode };
+
+/** TIP-20 tokens live at addresses starting with these 12 bytes: `0x20c0` and ten zero bytes. */
+export const TIP20_PREFIX: Hex = "0x20c000000000000000000000";
+
+/**
+ * Whether `address` is a 20-byte hex address with the TIP-20 prefix.
+ *
+ * @example
+ * ```ts
+ * import { isTip20Address } from "@allegro/client";
+ *
+ * isTip20Address("0x20C0000000000000000000000000000000000001"); // true
+ * isTip20Address("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"); // false
+ * ```
+ */
+export function isTip20Address(address: string): boolean {
+  return isAddress(address, { strict: false }) && address.toLowerCase().startsWith(TIP20_PREFIX);
+}
 
 /** One validator's attestation as the vault takes it: its committee index and signature. */
 export interface VaultAttestation {

@@ -1,115 +1,122 @@
 import assert from "node:assert/strict";
+import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { AllegroError, allegroNonceKey, MemoryNonceStore, type NonceStore, Wallet } from "./mod.ts";
-import { KvNonceStore } from "./deno.ts";
+import { KvWalletStore } from "./kv_wallet_store.ts";
+import { NO_PARENT, verifySignedOrder } from "./order.ts";
+import type { QuorumCertificate } from "./quorum.ts";
+import {
+  type LaneRecord,
+  MemoryWalletStore,
+  type OrderFields,
+  Wallet,
+  type WalletStore,
+} from "./wallet.ts";
 
 const account = privateKeyToAccount(
   "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
 );
+const TOKEN: Address = "0x20C0000000000000000000000000000000000000";
+const OTHER: Address = "0x20C0000000000000000000000000000000000001";
+const fields = (amount: bigint, token = TOKEN): OrderFields => ({
+  chainId: 1337n,
+  vault: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+  recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+  token,
+  amount,
+  fee: 0n,
+  validBefore: 1_900_000_000_000n,
+  parent: NO_PARENT,
+  exit: false,
+  memo: NO_PARENT,
+});
+const fakeQc = { epoch: 1n } as QuorumCertificate;
 
-Deno.test("wallet reserves nonces in order and reuses a released one first", async () => {
+Deno.test("orders get consecutive seqs per lane, and a new one waits for the last one's QC", async () => {
   const wallet = new Wallet(account);
-  const [a, b, c] = [await wallet.reserve(), await wallet.reserve(), await wallet.reserve()];
-  assert.deepEqual([a.nonce, b.nonce, c.nonce], [0n, 1n, 2n]);
-  assert.equal(a.nonceKey, allegroNonceKey(1n));
-  await wallet.release(b);
-  await wallet.release(b); // twice: no effect
-  assert.deepEqual(await wallet.peek(), { next: 3n, released: [1n] });
-  assert.equal((await wallet.reserve()).nonce, 1n, "the released nonce comes back, not 3");
-  assert.equal((await wallet.reserve()).nonce, 3n);
-  // Releasing the top of the lane lowers `next` instead of growing the released set.
-  await wallet.release({ nonceKey: a.nonceKey, nonce: 3n });
-  await wallet.release(c);
-  assert.deepEqual(await wallet.peek(), { next: 2n, released: [] });
-  await assert.rejects(
-    wallet.release({ nonceKey: a.nonceKey, nonce: 9n }),
-    (e) => e instanceof AllegroError && /never reserved/.test(e.message),
-  );
+  const first = await wallet.sign(fields(1n));
+  assert.equal(first.kind, "signed");
+  if (first.kind !== "signed") return;
+  assert.equal(first.signed.order.seq, 0n);
+  assert.equal(first.signed.order.payer, account.address);
+  await verifySignedOrder(first.signed);
+
+  const blocked = await wallet.sign(fields(2n));
+  assert.equal(blocked.kind, "pending", "no second order while seq 0 has no QC");
+  if (blocked.kind === "pending") assert.equal(blocked.order.txHash, first.txHash);
+  assert.equal((await wallet.sign(fields(5n, OTHER))).kind, "signed", "other lanes are free");
+
+  await wallet.certify(TOKEN, first.txHash, fakeQc);
+  const second = await wallet.sign(fields(2n));
+  assert.equal(second.kind === "signed" && second.signed.order.seq, 1n);
+  const lane = await wallet.lane(TOKEN);
+  assert.equal(lane?.next, 2n);
+  assert.deepEqual(lane?.orders.map((o) => [o.signed.order.seq, o.qc !== undefined]), [[0n, true], [
+    1n,
+    false,
+  ]]);
 });
 
-Deno.test("wallet lanes are independent and outside-lane keys are refused", async () => {
-  const wallet = new Wallet(account, { nonceKey: allegroNonceKey(5n) });
-  assert.equal((await wallet.reserve()).nonceKey, allegroNonceKey(5n));
-  assert.equal((await wallet.reserve(allegroNonceKey(6n))).nonce, 0n);
-  assert.equal((await wallet.reserve()).nonce, 1n);
-  await assert.rejects(wallet.reserve(1n), (e) => (e as AllegroError).code === "NOT_PAYMENT_TX");
-  assert.throws(() => new Wallet(account, { nonceKey: 7n }), AllegroError);
-  await wallet.resync(40n);
-  assert.equal((await wallet.reserve()).nonce, 40n);
-});
-
-Deno.test("concurrent reservations never hand out one nonce twice", async () => {
-  // A store that yields to the event loop, so unserialized calls would interleave.
-  const inner = new MemoryNonceStore();
-  const slow: NonceStore = {
-    get: async (...args) => {
-      await new Promise((r) => setTimeout(r, 1));
-      return await inner.get(...args);
-    },
-    put: async (...args) => {
-      await new Promise((r) => setTimeout(r, 1));
-      await inner.put(...args);
-    },
-  };
-  const wallet = new Wallet(account, { store: slow });
-  const first = await Promise.all(Array.from({ length: 20 }, () => wallet.reserve()));
-  assert.deepEqual(first.map((r) => r.nonce), Array.from({ length: 20 }, (_, i) => BigInt(i)));
-  await Promise.all([wallet.release(first[3]), wallet.release(first[7])]);
-  const again = await Promise.all([wallet.reserve(), wallet.reserve(), wallet.reserve()]);
-  assert.deepEqual(again.map((r) => r.nonce), [3n, 7n, 20n]);
-});
-
-Deno.test("a reservation is persisted before it is returned", async () => {
-  const puts: bigint[] = [];
-  const inner = new MemoryNonceStore();
-  const store: NonceStore = {
-    get: (...args) => inner.get(...args),
-    put: async (a, k, record) => {
-      puts.push(record.next);
-      await inner.put(a, k, record);
-    },
+Deno.test("each order is stored before it is returned; a failing store signs nothing", async () => {
+  const puts: LaneRecord[] = [];
+  const store: WalletStore = {
+    get: () => Promise.resolve(puts.at(-1)),
+    put: (_a, _t, record) => (puts.push(record), Promise.resolve()),
   };
   const wallet = new Wallet(account, { store });
-  const { nonce } = await wallet.reserve();
-  assert.equal(nonce, 0n);
-  assert.deepEqual(puts, [1n]);
-  // A failing store fails the reservation: no nonce leaves unpersisted.
+  const out = await wallet.sign(fields(1n));
+  assert.equal(puts.length, 1);
+  assert.equal(
+    out.kind === "signed" && puts[0].orders[0].txHash,
+    out.kind === "signed" && out.txHash,
+  );
+
   const broken = new Wallet(account, {
-    store: { get: () => Promise.resolve(undefined), put: () => Promise.reject(new Error("disk")) },
+    store: {
+      get: () => Promise.resolve(undefined),
+      put: () => Promise.reject(new Error("disk full")),
+    },
   });
-  await assert.rejects(broken.reserve(), /disk/);
+  await assert.rejects(broken.sign(fields(1n)), /disk full/);
 });
 
-Deno.test("a wallet on Deno KV keeps its nonces across a restart", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "allegro-wallet-" });
-  const path = `${dir}/wallet.kv`;
+Deno.test("forgetBelow drops what every sidecar applied; restore replaces a lost lane", async () => {
+  const wallet = new Wallet(account);
+  for (let i = 0n; i < 3n; i++) {
+    const out = await wallet.sign(fields(i + 1n));
+    if (out.kind === "signed") await wallet.certify(TOKEN, out.txHash, fakeQc);
+  }
+  await wallet.forgetBelow(TOKEN, 2n);
+  assert.deepEqual((await wallet.lane(TOKEN))?.orders.map((o) => o.signed.order.seq), [2n]);
+  await wallet.restore(TOKEN, { next: 7n, orders: [] });
+  const next = await wallet.sign(fields(1n));
+  assert.equal(next.kind === "signed" && next.signed.order.seq, 7n);
+});
+
+Deno.test("a Deno KV store keeps lanes, QCs included, across reopening", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".kv" });
   try {
+    let txHash: `0x${string}` | undefined;
     {
-      using store = await KvNonceStore.open(path);
-      const wallet = new Wallet(account, { store });
-      const reserved = [await wallet.reserve(), await wallet.reserve(), await wallet.reserve()];
-      await wallet.release(reserved[1]);
+      using store = await KvWalletStore.open(path);
+      const out = await new Wallet(account, { store }).sign(fields(1n));
+      txHash = out.kind === "signed" ? out.txHash : undefined;
     }
     {
-      using store = await KvNonceStore.open(path);
+      using store = await KvWalletStore.open(path);
       const wallet = new Wallet(account, { store });
-      assert.deepEqual(await wallet.peek(), { next: 3n, released: [1n] });
-      assert.equal((await wallet.reserve()).nonce, 1n, "the released nonce survives the restart");
-      assert.equal((await wallet.reserve()).nonce, 3n);
-    }
-    // A store over a caller-owned KV leaves it open.
-    const kv = await Deno.openKv(path);
-    try {
-      const store = new KvNonceStore(kv);
-      store.close();
-      assert.deepEqual(await store.get(account.address, allegroNonceKey(1n)), {
-        next: 4n,
-        released: [],
-      });
-    } finally {
-      kv.close();
+      const again = await wallet.sign(fields(2n));
+      assert.equal(again.kind, "pending", "seq 0 is remembered, still without a QC");
+      if (again.kind === "pending") assert.equal(again.order.txHash, txHash);
     }
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(path);
   }
+});
+
+Deno.test("the memory store hands out copies", async () => {
+  const store = new MemoryWalletStore();
+  const record: LaneRecord = { next: 1n, orders: [] };
+  await store.put(account.address, TOKEN, record);
+  (record as { next: bigint }).next = 9n;
+  assert.equal((await store.get(account.address, TOKEN))?.next, 1n);
 });

@@ -14,7 +14,7 @@ import { AllegroError, type RejectCode } from "./errors.ts";
 import { type QuorumCertificate, verifyQuorumCertificate } from "./quorum.ts";
 import { certificateFromProto, qcFromProto, rejectCodeFromProto } from "./wire.ts";
 
-/** Lifecycle stages of SPEC §6 (the `allegro.v1.Stage` names). */
+/** Lifecycle stages of SPEC §7 (the `allegro.v1.Stage` names). */
 export type TxStage =
   | "ACCEPTED"
   | "CERTIFICATE"
@@ -24,7 +24,8 @@ export type TxStage =
   | "FINALIZED"
   | "REJECTED"
   | "EXPIRED"
-  | "FAILED";
+  | "FAILED"
+  | "CONFIRMED";
 
 /**
  * Stages after which nothing more happens to a payment.
@@ -36,7 +37,13 @@ export type TxStage =
  * TERMINAL_STAGES.includes("INCLUDED"); // false: FINALIZED follows
  * ```
  */
-export const TERMINAL_STAGES: readonly TxStage[] = ["FINALIZED", "REJECTED", "EXPIRED", "FAILED"];
+export const TERMINAL_STAGES: readonly TxStage[] = [
+  "FINALIZED",
+  "REJECTED",
+  "EXPIRED",
+  "FAILED",
+  "CONFIRMED",
+];
 
 const STAGES: Record<number, TxStage> = {
   [Stage.ACCEPTED]: "ACCEPTED",
@@ -48,6 +55,7 @@ const STAGES: Record<number, TxStage> = {
   [Stage.REJECTED]: "REJECTED",
   [Stage.EXPIRED]: "EXPIRED",
   [Stage.FAILED]: "FAILED",
+  [Stage.CONFIRMED]: "CONFIRMED",
 };
 
 /** One status update of a watched payment. */
@@ -60,8 +68,13 @@ export interface TxLifecycleEvent {
   readonly rejects: readonly { validator: string; code: RejectCode; message: string }[];
   /** The QC, verified, once the backend has one. */
   readonly qc?: QuorumCertificate;
-  /** The block that included the payment (stages `INCLUDED`, `FINALIZED`). */
+  /** The block that settled the payment (stages `INCLUDED`, `FINALIZED`). */
   readonly blockHeight?: bigint;
+  /** The settlement transaction, once sent, and the gas it used once mined. */
+  readonly settlementTxHash?: Hex;
+  readonly settlementGasUsed?: bigint;
+  /** Why settlement failed (stage `FAILED`). */
+  readonly failure?: string;
   readonly submittedUnixMillis?: bigint;
   readonly certifiedUnixMillis?: bigint;
   readonly includedUnixMillis?: bigint;
@@ -142,10 +155,10 @@ async function lifecycleEvent(
       );
     }
     await verifyQuorumCertificate(committee, qc);
-  } else if (stage === "CERTIFIED") {
+  } else if (stage === "CERTIFIED" || stage === "CONFIRMED") {
     throw new AllegroError(
       "INVALID_PARENT_QC",
-      `backend reports ${bytesToHex(txHash)} CERTIFIED without a QC`,
+      `backend reports ${bytesToHex(txHash)} ${stage} without a QC`,
     );
   }
   const rejects = status.rejects.map((r) => ({
@@ -164,6 +177,11 @@ async function lifecycleEvent(
     ...optional("submittedUnixMillis", status.submittedUnixMillis),
     ...optional("certifiedUnixMillis", status.certifiedUnixMillis),
     ...optional("includedUnixMillis", status.includedUnixMillis),
+    ...(status.settlementTxHash.length === 32
+      ? { settlementTxHash: bytesToHex(status.settlementTxHash) }
+      : {}),
+    ...optional("settlementGasUsed", status.settlementGasUsed),
+    ...(status.failure ? { failure: status.failure } : {}),
   };
 }
 

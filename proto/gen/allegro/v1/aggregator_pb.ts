@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ChainHeadSchema, GetBulletinBoardRequestSchema, GetBulletinBoardResponseSchema, GetChainHeadRequestSchema, Payment, QuorumCertificate, Reject, Stage, SubmitFastPayRequestSchema, ValidatorCertificate } from "./types_pb.ts";
+import type { ChainHeadSchema, GetBulletinBoardRequestSchema, GetBulletinBoardResponseSchema, GetChainHeadRequestSchema, QuorumCertificate, Reject, SignedOrder, Stage, SubmitFastPayRequestSchema, ValidatorCertificate } from "./types_pb.ts";
 import { file_allegro_v1_types } from "./types_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file allegro/v1/aggregator.proto.
  */
 export const file_allegro_v1_aggregator: GenFile = /*@__PURE__*/
-  fileDesc("ChthbGxlZ3JvL3YxL2FnZ3JlZ2F0b3IucHJvdG8SCmFsbGVncm8udjEiWAoPVmFsaWRhdG9yUmVqZWN0EhEKCXZhbGlkYXRvchgBIAEoCRIOCgZzaWduZXIYAiABKAwSIgoGcmVqZWN0GAMgASgLMhIuYWxsZWdyby52MS5SZWplY3Qi8wEKF0FnZ3JlZ2F0ZVN1Ym1pdFJlc3BvbnNlEg8KB3R4X2hhc2gYASABKAwSFAoMZWZmZWN0c19oYXNoGAIgASgMEjYKDGNlcnRpZmljYXRlcxgDIAMoCzIgLmFsbGVncm8udjEuVmFsaWRhdG9yQ2VydGlmaWNhdGUSLAoHcmVqZWN0cxgEIAMoCzIbLmFsbGVncm8udjEuVmFsaWRhdG9yUmVqZWN0EikKAnFjGAUgASgLMh0uYWxsZWdyby52MS5RdW9ydW1DZXJ0aWZpY2F0ZRIgCgVzdGFnZRgGIAEoDjIRLmFsbGVncm8udjEuU3RhZ2UiLgobR2V0UXVvcnVtQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwiSQocR2V0UXVvcnVtQ2VydGlmaWNhdGVSZXNwb25zZRIpCgJxYxgBIAEoCzIdLmFsbGVncm8udjEuUXVvcnVtQ2VydGlmaWNhdGUiJQoSR2V0VHhTdGF0dXNSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwi/gIKCFR4U3RhdHVzEg8KB3R4X2hhc2gYASABKAwSIAoFc3RhZ2UYAiABKA4yES5hbGxlZ3JvLnYxLlN0YWdlEiQKB3BheW1lbnQYAyABKAsyEy5hbGxlZ3JvLnYxLlBheW1lbnQSNgoMY2VydGlmaWNhdGVzGAQgAygLMiAuYWxsZWdyby52MS5WYWxpZGF0b3JDZXJ0aWZpY2F0ZRIsCgdyZWplY3RzGAUgAygLMhsuYWxsZWdyby52MS5WYWxpZGF0b3JSZWplY3QSKQoCcWMYBiABKAsyHS5hbGxlZ3JvLnYxLlF1b3J1bUNlcnRpZmljYXRlEhQKDGJsb2NrX2hlaWdodBgHIAEoBBIWCg5wYXJlbnRfcWNfaGFzaBgIIAEoDBIdChVzdWJtaXR0ZWRfdW5peF9taWxsaXMYCSABKAQSHQoVY2VydGlmaWVkX3VuaXhfbWlsbGlzGAogASgEEhwKFGluY2x1ZGVkX3VuaXhfbWlsbGlzGAsgASgEIiEKDldhdGNoVHhSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwiEwoRV2F0Y2hIZWFkc1JlcXVlc3QyxwQKEUZhc3RQYXlBZ2dyZWdhdG9yElYKDVN1Ym1pdEZhc3RQYXkSIC5hbGxlZ3JvLnYxLlN1Ym1pdEZhc3RQYXlSZXF1ZXN0GiMuYWxsZWdyby52MS5BZ2dyZWdhdGVTdWJtaXRSZXNwb25zZRJdChBHZXRCdWxsZXRpbkJvYXJkEiMuYWxsZWdyby52MS5HZXRCdWxsZXRpbkJvYXJkUmVxdWVzdBokLmFsbGVncm8udjEuR2V0QnVsbGV0aW5Cb2FyZFJlc3BvbnNlEmkKFEdldFF1b3J1bUNlcnRpZmljYXRlEicuYWxsZWdyby52MS5HZXRRdW9ydW1DZXJ0aWZpY2F0ZVJlcXVlc3QaKC5hbGxlZ3JvLnYxLkdldFF1b3J1bUNlcnRpZmljYXRlUmVzcG9uc2USQwoLR2V0VHhTdGF0dXMSHi5hbGxlZ3JvLnYxLkdldFR4U3RhdHVzUmVxdWVzdBoULmFsbGVncm8udjEuVHhTdGF0dXMSRgoMR2V0Q2hhaW5IZWFkEh8uYWxsZWdyby52MS5HZXRDaGFpbkhlYWRSZXF1ZXN0GhUuYWxsZWdyby52MS5DaGFpbkhlYWQSPQoHV2F0Y2hUeBIaLmFsbGVncm8udjEuV2F0Y2hUeFJlcXVlc3QaFC5hbGxlZ3JvLnYxLlR4U3RhdHVzMAESRAoKV2F0Y2hIZWFkcxIdLmFsbGVncm8udjEuV2F0Y2hIZWFkc1JlcXVlc3QaFS5hbGxlZ3JvLnYxLkNoYWluSGVhZDABYgZwcm90bzM", [file_allegro_v1_types]);
+  fileDesc("ChthbGxlZ3JvL3YxL2FnZ3JlZ2F0b3IucHJvdG8SCmFsbGVncm8udjEiWAoPVmFsaWRhdG9yUmVqZWN0EhEKCXZhbGlkYXRvchgBIAEoCRIOCgZzaWduZXIYAiABKAwSIgoGcmVqZWN0GAMgASgLMhIuYWxsZWdyby52MS5SZWplY3Qi8wEKF0FnZ3JlZ2F0ZVN1Ym1pdFJlc3BvbnNlEg8KB3R4X2hhc2gYASABKAwSFAoMZWZmZWN0c19oYXNoGAIgASgMEjYKDGNlcnRpZmljYXRlcxgDIAMoCzIgLmFsbGVncm8udjEuVmFsaWRhdG9yQ2VydGlmaWNhdGUSLAoHcmVqZWN0cxgEIAMoCzIbLmFsbGVncm8udjEuVmFsaWRhdG9yUmVqZWN0EikKAnFjGAUgASgLMh0uYWxsZWdyby52MS5RdW9ydW1DZXJ0aWZpY2F0ZRIgCgVzdGFnZRgGIAEoDjIRLmFsbGVncm8udjEuU3RhZ2UiLgobR2V0UXVvcnVtQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwiSQocR2V0UXVvcnVtQ2VydGlmaWNhdGVSZXNwb25zZRIpCgJxYxgBIAEoCzIdLmFsbGVncm8udjEuUXVvcnVtQ2VydGlmaWNhdGUiJQoSR2V0VHhTdGF0dXNSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwisgMKCFR4U3RhdHVzEg8KB3R4X2hhc2gYASABKAwSIAoFc3RhZ2UYAiABKA4yES5hbGxlZ3JvLnYxLlN0YWdlEiYKBW9yZGVyGAMgASgLMhcuYWxsZWdyby52MS5TaWduZWRPcmRlchI2CgxjZXJ0aWZpY2F0ZXMYBCADKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEiwKB3JlamVjdHMYBSADKAsyGy5hbGxlZ3JvLnYxLlZhbGlkYXRvclJlamVjdBIpCgJxYxgGIAEoCzIdLmFsbGVncm8udjEuUXVvcnVtQ2VydGlmaWNhdGUSFAoMYmxvY2tfaGVpZ2h0GAcgASgEEh0KFXN1Ym1pdHRlZF91bml4X21pbGxpcxgJIAEoBBIdChVjZXJ0aWZpZWRfdW5peF9taWxsaXMYCiABKAQSHAoUaW5jbHVkZWRfdW5peF9taWxsaXMYCyABKAQSGgoSc2V0dGxlbWVudF90eF9oYXNoGAwgASgMEhsKE3NldHRsZW1lbnRfZ2FzX3VzZWQYDSABKAQSDwoHZmFpbHVyZRgOIAEoCSIhCg5XYXRjaFR4UmVxdWVzdBIPCgd0eF9oYXNoGAEgASgMIhMKEVdhdGNoSGVhZHNSZXF1ZXN0MscEChFGYXN0UGF5QWdncmVnYXRvchJWCg1TdWJtaXRGYXN0UGF5EiAuYWxsZWdyby52MS5TdWJtaXRGYXN0UGF5UmVxdWVzdBojLmFsbGVncm8udjEuQWdncmVnYXRlU3VibWl0UmVzcG9uc2USXQoQR2V0QnVsbGV0aW5Cb2FyZBIjLmFsbGVncm8udjEuR2V0QnVsbGV0aW5Cb2FyZFJlcXVlc3QaJC5hbGxlZ3JvLnYxLkdldEJ1bGxldGluQm9hcmRSZXNwb25zZRJpChRHZXRRdW9ydW1DZXJ0aWZpY2F0ZRInLmFsbGVncm8udjEuR2V0UXVvcnVtQ2VydGlmaWNhdGVSZXF1ZXN0GiguYWxsZWdyby52MS5HZXRRdW9ydW1DZXJ0aWZpY2F0ZVJlc3BvbnNlEkMKC0dldFR4U3RhdHVzEh4uYWxsZWdyby52MS5HZXRUeFN0YXR1c1JlcXVlc3QaFC5hbGxlZ3JvLnYxLlR4U3RhdHVzEkYKDEdldENoYWluSGVhZBIfLmFsbGVncm8udjEuR2V0Q2hhaW5IZWFkUmVxdWVzdBoVLmFsbGVncm8udjEuQ2hhaW5IZWFkEj0KB1dhdGNoVHgSGi5hbGxlZ3JvLnYxLldhdGNoVHhSZXF1ZXN0GhQuYWxsZWdyby52MS5UeFN0YXR1czABEkQKCldhdGNoSGVhZHMSHS5hbGxlZ3JvLnYxLldhdGNoSGVhZHNSZXF1ZXN0GhUuYWxsZWdyby52MS5DaGFpbkhlYWQwAWIGcHJvdG8z", [file_allegro_v1_types]);
 
 /**
  * A validator that refused a submission, or could not be reached.
@@ -155,9 +155,9 @@ export type TxStatus = Message<"allegro.v1.TxStatus"> & {
   stage: Stage;
 
   /**
-   * @generated from field: allegro.v1.Payment payment = 3;
+   * @generated from field: allegro.v1.SignedOrder order = 3;
    */
-  payment?: Payment | undefined;
+  order?: SignedOrder | undefined;
 
   /**
    * @generated from field: repeated allegro.v1.ValidatorCertificate certificates = 4;
@@ -175,14 +175,11 @@ export type TxStatus = Message<"allegro.v1.TxStatus"> & {
   qc?: QuorumCertificate | undefined;
 
   /**
+   * Block that settled the order (stage INCLUDED and later).
+   *
    * @generated from field: uint64 block_height = 7;
    */
   blockHeight: bigint;
-
-  /**
-   * @generated from field: bytes parent_qc_hash = 8;
-   */
-  parentQcHash: Uint8Array;
 
   /**
    * @generated from field: uint64 submitted_unix_millis = 9;
@@ -198,6 +195,25 @@ export type TxStatus = Message<"allegro.v1.TxStatus"> & {
    * @generated from field: uint64 included_unix_millis = 11;
    */
   includedUnixMillis: bigint;
+
+  /**
+   * The settlement transaction and the gas it used, once sent.
+   *
+   * @generated from field: bytes settlement_tx_hash = 12;
+   */
+  settlementTxHash: Uint8Array;
+
+  /**
+   * @generated from field: uint64 settlement_gas_used = 13;
+   */
+  settlementGasUsed: bigint;
+
+  /**
+   * Why settlement failed (stage FAILED), from the vault's revert or SettleSkipped reason.
+   *
+   * @generated from field: string failure = 14;
+   */
+  failure: string;
 };
 
 /**

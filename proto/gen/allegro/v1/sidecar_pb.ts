@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file allegro/v1/sidecar.proto.
  */
 export const file_allegro_v1_sidecar: GenFile = /*@__PURE__*/
-  fileDesc("ChhhbGxlZ3JvL3YxL3NpZGVjYXIucHJvdG8SCmFsbGVncm8udjEixwEKDFNpZGVjYXJFdmVudBIgCgVzdGFnZRgBIAEoDjIRLmFsbGVncm8udjEuU3RhZ2USDwoHdHhfaGFzaBgCIAEoDBI1CgtjZXJ0aWZpY2F0ZRgDIAEoCzIgLmFsbGVncm8udjEuVmFsaWRhdG9yQ2VydGlmaWNhdGUSIgoGcmVqZWN0GAQgASgLMhIuYWxsZWdyby52MS5SZWplY3QSFAoMYmxvY2tfaGVpZ2h0GAUgASgEEhMKC3VuaXhfbWlsbGlzGAYgASgEMsEDCg5GYXN0UGF5U2lkZWNhchJUCg1TdWJtaXRGYXN0UGF5EiAuYWxsZWdyby52MS5TdWJtaXRGYXN0UGF5UmVxdWVzdBohLmFsbGVncm8udjEuU3VibWl0RmFzdFBheVJlc3BvbnNlElMKE1N1Ym1pdEZhc3RQYXlTdHJlYW0SIC5hbGxlZ3JvLnYxLlN1Ym1pdEZhc3RQYXlSZXF1ZXN0GhguYWxsZWdyby52MS5TaWRlY2FyRXZlbnQwARJdChBHZXRCdWxsZXRpbkJvYXJkEiMuYWxsZWdyby52MS5HZXRCdWxsZXRpbkJvYXJkUmVxdWVzdBokLmFsbGVncm8udjEuR2V0QnVsbGV0aW5Cb2FyZFJlc3BvbnNlEl0KEEdldFZhbGlkYXRvckluZm8SIy5hbGxlZ3JvLnYxLkdldFZhbGlkYXRvckluZm9SZXF1ZXN0GiQuYWxsZWdyby52MS5HZXRWYWxpZGF0b3JJbmZvUmVzcG9uc2USRgoMR2V0Q2hhaW5IZWFkEh8uYWxsZWdyby52MS5HZXRDaGFpbkhlYWRSZXF1ZXN0GhUuYWxsZWdyby52MS5DaGFpbkhlYWRiBnByb3RvMw", [file_allegro_v1_types]);
+  fileDesc("ChhhbGxlZ3JvL3YxL3NpZGVjYXIucHJvdG8SCmFsbGVncm8udjEixwEKDFNpZGVjYXJFdmVudBIgCgVzdGFnZRgBIAEoDjIRLmFsbGVncm8udjEuU3RhZ2USDwoHdHhfaGFzaBgCIAEoDBI1CgtjZXJ0aWZpY2F0ZRgDIAEoCzIgLmFsbGVncm8udjEuVmFsaWRhdG9yQ2VydGlmaWNhdGUSIgoGcmVqZWN0GAQgASgLMhIuYWxsZWdyby52MS5SZWplY3QSFAoMYmxvY2tfaGVpZ2h0GAUgASgEEhMKC3VuaXhfbWlsbGlzGAYgASgEIi4KDkdldExhbmVSZXF1ZXN0Eg0KBXBheWVyGAEgASgMEg0KBXRva2VuGAIgASgMIrwBCg9HZXRMYW5lUmVzcG9uc2USFgoOYXBwbGllZF9wcmVmaXgYASABKAQSFgoObG9ja2VkX3R4X2hhc2gYAiABKAwSNQoLY2VydGlmaWNhdGUYAyABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEh4KFmNoYWluX3RpbWVfdW5peF9taWxsaXMYBCABKAQSDwoHYmFsYW5jZRgFIAEoCRIRCglhdmFpbGFibGUYBiABKAkyhQQKDkZhc3RQYXlTaWRlY2FyElQKDVN1Ym1pdEZhc3RQYXkSIC5hbGxlZ3JvLnYxLlN1Ym1pdEZhc3RQYXlSZXF1ZXN0GiEuYWxsZWdyby52MS5TdWJtaXRGYXN0UGF5UmVzcG9uc2USUwoTU3VibWl0RmFzdFBheVN0cmVhbRIgLmFsbGVncm8udjEuU3VibWl0RmFzdFBheVJlcXVlc3QaGC5hbGxlZ3JvLnYxLlNpZGVjYXJFdmVudDABEl0KEEdldEJ1bGxldGluQm9hcmQSIy5hbGxlZ3JvLnYxLkdldEJ1bGxldGluQm9hcmRSZXF1ZXN0GiQuYWxsZWdyby52MS5HZXRCdWxsZXRpbkJvYXJkUmVzcG9uc2USXQoQR2V0VmFsaWRhdG9ySW5mbxIjLmFsbGVncm8udjEuR2V0VmFsaWRhdG9ySW5mb1JlcXVlc3QaJC5hbGxlZ3JvLnYxLkdldFZhbGlkYXRvckluZm9SZXNwb25zZRJGCgxHZXRDaGFpbkhlYWQSHy5hbGxlZ3JvLnYxLkdldENoYWluSGVhZFJlcXVlc3QaFS5hbGxlZ3JvLnYxLkNoYWluSGVhZBJCCgdHZXRMYW5lEhouYWxsZWdyby52MS5HZXRMYW5lUmVxdWVzdBobLmFsbGVncm8udjEuR2V0TGFuZVJlc3BvbnNlYgZwcm90bzM", [file_allegro_v1_types]);
 
 /**
  * One event in the life of one submission at one sidecar.
@@ -41,7 +41,7 @@ export type SidecarEvent = Message<"allegro.v1.SidecarEvent"> & {
   reject?: Reject | undefined;
 
   /**
-   * Block that included the transaction (stage INCLUDED).
+   * Block that settled the order (stage INCLUDED).
    *
    * @generated from field: uint64 block_height = 5;
    */
@@ -61,7 +61,83 @@ export const SidecarEventSchema: GenMessage<SidecarEvent> = /*@__PURE__*/
   messageDesc(file_allegro_v1_sidecar, 0);
 
 /**
- * The validator sidecar: certifies payments, at most one per contention key, ever.
+ * @generated from message allegro.v1.GetLaneRequest
+ */
+export type GetLaneRequest = Message<"allegro.v1.GetLaneRequest"> & {
+  /**
+   * @generated from field: bytes payer = 1;
+   */
+  payer: Uint8Array;
+
+  /**
+   * @generated from field: bytes token = 2;
+   */
+  token: Uint8Array;
+};
+
+/**
+ * Describes the message allegro.v1.GetLaneRequest.
+ * Use `create(GetLaneRequestSchema)` to create a new message.
+ */
+export const GetLaneRequestSchema: GenMessage<GetLaneRequest> = /*@__PURE__*/
+  messageDesc(file_allegro_v1_sidecar, 1);
+
+/**
+ * A lane (payer, token) as this sidecar judges it.
+ *
+ * @generated from message allegro.v1.GetLaneResponse
+ */
+export type GetLaneResponse = Message<"allegro.v1.GetLaneResponse"> & {
+  /**
+   * Every seq below it is applied here (a verified QC or a Settled event): the next seq to sign.
+   *
+   * @generated from field: uint64 applied_prefix = 1;
+   */
+  appliedPrefix: bigint;
+
+  /**
+   * The order a certificate or QC locks applied_prefix to, if any.
+   *
+   * @generated from field: bytes locked_tx_hash = 2;
+   */
+  lockedTxHash: Uint8Array;
+
+  /**
+   * This sidecar's certificate at applied_prefix, if it signed there.
+   *
+   * @generated from field: allegro.v1.ValidatorCertificate certificate = 3;
+   */
+  certificate?: ValidatorCertificate | undefined;
+
+  /**
+   * The chain time expiry is judged by.
+   *
+   * @generated from field: uint64 chain_time_unix_millis = 4;
+   */
+  chainTimeUnixMillis: bigint;
+
+  /**
+   * Vault balance at the last processed block, and what the payer may still spend (decimal).
+   *
+   * @generated from field: string balance = 5;
+   */
+  balance: string;
+
+  /**
+   * @generated from field: string available = 6;
+   */
+  available: string;
+};
+
+/**
+ * Describes the message allegro.v1.GetLaneResponse.
+ * Use `create(GetLaneResponseSchema)` to create a new message.
+ */
+export const GetLaneResponseSchema: GenMessage<GetLaneResponse> = /*@__PURE__*/
+  messageDesc(file_allegro_v1_sidecar, 2);
+
+/**
+ * The validator sidecar: certifies payment orders, at most one per contention key, ever.
  *
  * @generated from service allegro.v1.FastPaySidecar
  */
@@ -107,6 +183,14 @@ export const FastPaySidecar: GenService<{
     methodKind: "unary";
     input: typeof GetChainHeadRequestSchema;
     output: typeof ChainHeadSchema;
+  },
+  /**
+   * @generated from rpc allegro.v1.FastPaySidecar.GetLane
+   */
+  getLane: {
+    methodKind: "unary";
+    input: typeof GetLaneRequestSchema;
+    output: typeof GetLaneResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_allegro_v1_sidecar, 0);

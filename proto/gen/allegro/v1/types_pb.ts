@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file allegro/v1/types.proto.
  */
 export const file_allegro_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChZhbGxlZ3JvL3YxL3R5cGVzLnByb3RvEgphbGxlZ3JvLnYxIj8KBlJlamVjdBIkCgRjb2RlGAEgASgOMhYuYWxsZWdyby52MS5SZWplY3RDb2RlEg8KB21lc3NhZ2UYAiABKAkirQEKB1BheW1lbnQSDgoGc2VuZGVyGAEgASgMEhEKCXJlY2lwaWVudBgCIAEoDBIOCgZhbW91bnQYAyABKAQSDQoFYXNzZXQYBCABKAwSEAoIY2hhaW5faWQYBSABKAQSEQoJbm9uY2Vfa2V5GAYgASgMEhEKCW5vbmNlX3NlcRgHIAEoBBIaChJleHBpcnlfdW5peF9taWxsaXMYCCABKAQSDAoEbWVtbxgJIAEoDCJ9ChRWYWxpZGF0b3JDZXJ0aWZpY2F0ZRIOCgZzaWduZXIYASABKAwSDwoHdHhfaGFzaBgCIAEoDBIUCgxlZmZlY3RzX2hhc2gYAyABKAwSEQoJc2lnbmF0dXJlGAQgASgMEhsKE2NyZWF0ZWRfdW5peF9taWxsaXMYBSABKAQilgEKEVF1b3J1bUNlcnRpZmljYXRlEg8KB3R4X2hhc2gYASABKAwSFAoMZWZmZWN0c19oYXNoGAIgASgMEhEKCXRocmVzaG9sZBgDIAEoDRI2CgxjZXJ0aWZpY2F0ZXMYBCADKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEg8KB3FjX2hhc2gYBSABKAwiZQoNUGFyZW50UGF5bWVudBIpCgJxYxgBIAEoCzIdLmFsbGVncm8udjEuUXVvcnVtQ2VydGlmaWNhdGUSEQoJc2lnbmVkX3R4GAIgASgMEhYKDnBhcmVudF9xY19oYXNoGAMgASgMIq4BChRTdWJtaXRGYXN0UGF5UmVxdWVzdBIRCglzaWduZWRfdHgYASABKAwSFgoOcGFyZW50X3FjX2hhc2gYAiABKAwSKgoHcGFyZW50cxgDIAMoCzIZLmFsbGVncm8udjEuUGFyZW50UGF5bWVudBIZChFjbGllbnRfcmVxdWVzdF9pZBgEIAEoCRIkCgdwYXltZW50GAUgASgLMhMuYWxsZWdyby52MS5QYXltZW50IqcBChVTdWJtaXRGYXN0UGF5UmVzcG9uc2USDwoHdHhfaGFzaBgBIAEoDBIUCgxlZmZlY3RzX2hhc2gYAiABKAwSNwoLY2VydGlmaWNhdGUYAyABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlSAASJAoGcmVqZWN0GAQgASgLMhIuYWxsZWdyby52MS5SZWplY3RIAEIICgZyZXN1bHQiqQEKDUJ1bGxldGluRW50cnkSEAoIc2VxdWVuY2UYASABKAQSNQoLY2VydGlmaWNhdGUYAiABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEhEKCXNpZ25lZF90eBgDIAEoDBIWCg5wYXJlbnRfcWNfaGFzaBgEIAEoDBIkCgdwYXltZW50GAUgASgLMhMuYWxsZWdyby52MS5QYXltZW50ImIKF0dldEJ1bGxldGluQm9hcmRSZXF1ZXN0Eg8KB3R4X2hhc2gYASABKAwSDwoHYWRkcmVzcxgCIAEoDBIWCg5hZnRlcl9zZXF1ZW5jZRgDIAEoBBINCgVsaW1pdBgEIAEoDSJ1ChhHZXRCdWxsZXRpbkJvYXJkUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLmFsbGVncm8udjEuQnVsbGV0aW5FbnRyeRIbChNuZXh0X2FmdGVyX3NlcXVlbmNlGAIgASgEEhAKCGhhc19tb3JlGAMgASgIIhkKF0dldFZhbGlkYXRvckluZm9SZXF1ZXN0IoIBChhHZXRWYWxpZGF0b3JJbmZvUmVzcG9uc2USDAoEbmFtZRgBIAEoCRIOCgZwdWJrZXkYAiABKAwSEAoIY2hhaW5faWQYAyABKAQSDQoFZXBvY2gYBCABKAQSDQoFcGVlcnMYBSADKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgGIAEoDSIVChNHZXRDaGFpbkhlYWRSZXF1ZXN0IkgKCUNoYWluSGVhZBIOCgZoZWlnaHQYASABKAQSDAoEaGFzaBgCIAEoDBIdChV0aW1lc3RhbXBfdW5peF9taWxsaXMYAyABKAQqlQMKClJlamVjdENvZGUSGwoXUkVKRUNUX0NPREVfVU5TUEVDSUZJRUQQABIeChpSRUpFQ1RfQ09ERV9JTlZBTElEX0ZPUk1BVBABEhsKF1JFSkVDVF9DT0RFX1dST05HX0NIQUlOEAISHgoaUkVKRUNUX0NPREVfTk9UX1BBWU1FTlRfVFgQAxIcChhSRUpFQ1RfQ09ERV9FUVVJVk9DQVRJT04QBBIXChNSRUpFQ1RfQ09ERV9FWFBJUkVEEAUSIQodUkVKRUNUX0NPREVfTk9OQ0VfU0VRX1RPT19MT1cQBhIiCh5SRUpFQ1RfQ09ERV9OT05DRV9TRVFfVE9PX0hJR0gQBxIhCh1SRUpFQ1RfQ09ERV9NSVNTSU5HX1BBUkVOVF9RQxAIEiEKHVJFSkVDVF9DT0RFX0lOVkFMSURfUEFSRU5UX1FDEAkSIgoeUkVKRUNUX0NPREVfSU5TVUZGSUNJRU5UX0ZVTkRTEAoSJQohUkVKRUNUX0NPREVfVEVNUE9SQVJZX1VOQVZBSUxBQkxFEAsq2gEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASEgoOU1RBR0VfQUNDRVBURUQQARIVChFTVEFHRV9DRVJUSUZJQ0FURRACEhMKD1NUQUdFX0NFUlRJRklFRBADEhgKFFNUQUdFX1FVRVVFRF9PTkNIQUlOEAQSEgoOU1RBR0VfSU5DTFVERUQQBRITCg9TVEFHRV9GSU5BTElaRUQQBhISCg5TVEFHRV9SRUpFQ1RFRBAHEhEKDVNUQUdFX0VYUElSRUQQCBIQCgxTVEFHRV9GQUlMRUQQCWIGcHJvdG8z");
+  fileDesc("ChZhbGxlZ3JvL3YxL3R5cGVzLnByb3RvEgphbGxlZ3JvLnYxIj8KBlJlamVjdBIkCgRjb2RlGAEgASgOMhYuYWxsZWdyby52MS5SZWplY3RDb2RlEg8KB21lc3NhZ2UYAiABKAkizAEKDFBheW1lbnRPcmRlchIQCghjaGFpbl9pZBgBIAEoBBINCgV2YXVsdBgCIAEoDBINCgVwYXllchgDIAEoDBIRCglyZWNpcGllbnQYBCABKAwSDQoFdG9rZW4YBSABKAwSDgoGYW1vdW50GAYgASgEEgsKA2ZlZRgHIAEoBBILCgNzZXEYCCABKAQSFAoMdmFsaWRfYmVmb3JlGAkgASgEEg4KBnBhcmVudBgKIAEoDBIMCgRleGl0GAsgASgIEgwKBG1lbW8YDCABKAwiTwoLU2lnbmVkT3JkZXISJwoFb3JkZXIYASABKAsyGC5hbGxlZ3JvLnYxLlBheW1lbnRPcmRlchIXCg9wYXllcl9zaWduYXR1cmUYAiABKAwioQEKFFZhbGlkYXRvckNlcnRpZmljYXRlEg4KBnNpZ25lchgBIAEoDBIPCgd0eF9oYXNoGAIgASgMEhQKDGVmZmVjdHNfaGFzaBgDIAEoDBIRCglzaWduYXR1cmUYBCABKAwSGwoTY3JlYXRlZF91bml4X21pbGxpcxgFIAEoBBITCgthdHRlc3RhdGlvbhgGIAEoDBINCgVlcG9jaBgHIAEoBCKlAQoRUXVvcnVtQ2VydGlmaWNhdGUSDwoHdHhfaGFzaBgBIAEoDBIUCgxlZmZlY3RzX2hhc2gYAiABKAwSEQoJdGhyZXNob2xkGAMgASgNEjYKDGNlcnRpZmljYXRlcxgEIAMoCzIgLmFsbGVncm8udjEuVmFsaWRhdG9yQ2VydGlmaWNhdGUSDwoHcWNfaGFzaBgFIAEoDBINCgVlcG9jaBgGIAEoBCJjCg5DZXJ0aWZpZWRPcmRlchImCgVvcmRlchgBIAEoCzIXLmFsbGVncm8udjEuU2lnbmVkT3JkZXISKQoCcWMYAiABKAsyHS5hbGxlZ3JvLnYxLlF1b3J1bUNlcnRpZmljYXRlIrMBChRTdWJtaXRGYXN0UGF5UmVxdWVzdBImCgVvcmRlchgBIAEoCzIXLmFsbGVncm8udjEuU2lnbmVkT3JkZXISLAoIbGFuZV9xY3MYAiADKAsyGi5hbGxlZ3JvLnYxLkNlcnRpZmllZE9yZGVyEioKBnBhcmVudBgDIAEoCzIaLmFsbGVncm8udjEuQ2VydGlmaWVkT3JkZXISGQoRY2xpZW50X3JlcXVlc3RfaWQYBCABKAkipwEKFVN1Ym1pdEZhc3RQYXlSZXNwb25zZRIPCgd0eF9oYXNoGAEgASgMEhQKDGVmZmVjdHNfaGFzaBgCIAEoDBI3CgtjZXJ0aWZpY2F0ZRgDIAEoCzIgLmFsbGVncm8udjEuVmFsaWRhdG9yQ2VydGlmaWNhdGVIABIkCgZyZWplY3QYBCABKAsyEi5hbGxlZ3JvLnYxLlJlamVjdEgAQggKBnJlc3VsdCKrAQoNQnVsbGV0aW5FbnRyeRIQCghzZXF1ZW5jZRgBIAEoBBImCgVvcmRlchgCIAEoCzIXLmFsbGVncm8udjEuU2lnbmVkT3JkZXISNQoLY2VydGlmaWNhdGUYAyABKAsyIC5hbGxlZ3JvLnYxLlZhbGlkYXRvckNlcnRpZmljYXRlEikKAnFjGAQgASgLMh0uYWxsZWdyby52MS5RdW9ydW1DZXJ0aWZpY2F0ZSJiChdHZXRCdWxsZXRpbkJvYXJkUmVxdWVzdBIPCgd0eF9oYXNoGAEgASgMEg8KB2FkZHJlc3MYAiABKAwSFgoOYWZ0ZXJfc2VxdWVuY2UYAyABKAQSDQoFbGltaXQYBCABKA0idQoYR2V0QnVsbGV0aW5Cb2FyZFJlc3BvbnNlEioKB2VudHJpZXMYASADKAsyGS5hbGxlZ3JvLnYxLkJ1bGxldGluRW50cnkSGwoTbmV4dF9hZnRlcl9zZXF1ZW5jZRgCIAEoBBIQCghoYXNfbW9yZRgDIAEoCCIZChdHZXRWYWxpZGF0b3JJbmZvUmVxdWVzdCKtAQoYR2V0VmFsaWRhdG9ySW5mb1Jlc3BvbnNlEgwKBG5hbWUYASABKAkSDgoGcHVia2V5GAIgASgMEhAKCGNoYWluX2lkGAMgASgEEg0KBWVwb2NoGAQgASgEEg0KBXBlZXJzGAUgAygJEhgKEHByb3RvY29sX3ZlcnNpb24YBiABKA0SGgoSc2V0dGxlbWVudF9hZGRyZXNzGAcgASgMEg0KBXZhdWx0GAggASgMIhUKE0dldENoYWluSGVhZFJlcXVlc3QiSAoJQ2hhaW5IZWFkEg4KBmhlaWdodBgBIAEoBBIMCgRoYXNoGAIgASgMEh0KFXRpbWVzdGFtcF91bml4X21pbGxpcxgDIAEoBCqVAwoKUmVqZWN0Q29kZRIbChdSRUpFQ1RfQ09ERV9VTlNQRUNJRklFRBAAEh4KGlJFSkVDVF9DT0RFX0lOVkFMSURfRk9STUFUEAESGwoXUkVKRUNUX0NPREVfV1JPTkdfQ0hBSU4QAhIeChpSRUpFQ1RfQ09ERV9OT1RfUEFZTUVOVF9UWBADEhwKGFJFSkVDVF9DT0RFX0VRVUlWT0NBVElPThAEEhcKE1JFSkVDVF9DT0RFX0VYUElSRUQQBRIhCh1SRUpFQ1RfQ09ERV9OT05DRV9TRVFfVE9PX0xPVxAGEiIKHlJFSkVDVF9DT0RFX05PTkNFX1NFUV9UT09fSElHSBAHEiEKHVJFSkVDVF9DT0RFX01JU1NJTkdfUEFSRU5UX1FDEAgSIQodUkVKRUNUX0NPREVfSU5WQUxJRF9QQVJFTlRfUUMQCRIiCh5SRUpFQ1RfQ09ERV9JTlNVRkZJQ0lFTlRfRlVORFMQChIlCiFSRUpFQ1RfQ09ERV9URU1QT1JBUllfVU5BVkFJTEFCTEUQCyrvAQoFU3RhZ2USFQoRU1RBR0VfVU5TUEVDSUZJRUQQABISCg5TVEFHRV9BQ0NFUFRFRBABEhUKEVNUQUdFX0NFUlRJRklDQVRFEAISEwoPU1RBR0VfQ0VSVElGSUVEEAMSGAoUU1RBR0VfUVVFVUVEX09OQ0hBSU4QBBISCg5TVEFHRV9JTkNMVURFRBAFEhMKD1NUQUdFX0ZJTkFMSVpFRBAGEhIKDlNUQUdFX1JFSkVDVEVEEAcSEQoNU1RBR0VfRVhQSVJFRBAIEhAKDFNUQUdFX0ZBSUxFRBAJEhMKD1NUQUdFX0NPTkZJUk1FRBAKYgZwcm90bzM");
 
 /**
  * A refusal with a message naming the field and values involved.
@@ -37,70 +37,117 @@ export const RejectSchema: GenMessage<Reject> = /*@__PURE__*/
   messageDesc(file_allegro_v1_types, 0);
 
 /**
- * The payment a signed Tempo transaction makes, as derived from its bytes.
+ * A payment order (SPEC §4) and the EIP-712 domain it is signed in.
  *
- * @generated from message allegro.v1.Payment
+ * @generated from message allegro.v1.PaymentOrder
  */
-export type Payment = Message<"allegro.v1.Payment"> & {
+export type PaymentOrder = Message<"allegro.v1.PaymentOrder"> & {
   /**
-   * @generated from field: bytes sender = 1;
-   */
-  sender: Uint8Array;
-
-  /**
-   * @generated from field: bytes recipient = 2;
-   */
-  recipient: Uint8Array;
-
-  /**
-   * @generated from field: uint64 amount = 3;
-   */
-  amount: bigint;
-
-  /**
-   * @generated from field: bytes asset = 4;
-   */
-  asset: Uint8Array;
-
-  /**
-   * @generated from field: uint64 chain_id = 5;
+   * @generated from field: uint64 chain_id = 1;
    */
   chainId: bigint;
 
   /**
-   * @generated from field: bytes nonce_key = 6;
+   * @generated from field: bytes vault = 2;
    */
-  nonceKey: Uint8Array;
+  vault: Uint8Array;
 
   /**
-   * @generated from field: uint64 nonce_seq = 7;
+   * @generated from field: bytes payer = 3;
    */
-  nonceSeq: bigint;
+  payer: Uint8Array;
 
   /**
-   * validBefore in unix milliseconds.
+   * @generated from field: bytes recipient = 4;
+   */
+  recipient: Uint8Array;
+
+  /**
+   * A TIP-20 token; the lane is (payer, token).
    *
-   * @generated from field: uint64 expiry_unix_millis = 8;
+   * @generated from field: bytes token = 5;
    */
-  expiryUnixMillis: bigint;
+  token: Uint8Array;
 
   /**
-   * Memo of a transferWithMemo call (32 bytes), empty for a plain transfer.
+   * @generated from field: uint64 amount = 6;
+   */
+  amount: bigint;
+
+  /**
+   * Paid to whoever settles the order.
    *
-   * @generated from field: bytes memo = 9;
+   * @generated from field: uint64 fee = 7;
+   */
+  fee: bigint;
+
+  /**
+   * The contention key is (payer, token, seq).
+   *
+   * @generated from field: uint64 seq = 8;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: uint64 valid_before = 9;
+   */
+  validBefore: bigint;
+
+  /**
+   * The tx_hash of the payment that funds this one; empty or 32 zero bytes for none.
+   *
+   * @generated from field: bytes parent = 10;
+   */
+  parent: Uint8Array;
+
+  /**
+   * Pay the recipient's wallet instead of its vault balance.
+   *
+   * @generated from field: bool exit = 11;
+   */
+  exit: boolean;
+
+  /**
+   * Free 32 bytes; empty means zero.
+   *
+   * @generated from field: bytes memo = 12;
    */
   memo: Uint8Array;
 };
 
 /**
- * Describes the message allegro.v1.Payment.
- * Use `create(PaymentSchema)` to create a new message.
+ * Describes the message allegro.v1.PaymentOrder.
+ * Use `create(PaymentOrderSchema)` to create a new message.
  */
-export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
+export const PaymentOrderSchema: GenMessage<PaymentOrder> = /*@__PURE__*/
   messageDesc(file_allegro_v1_types, 1);
 
 /**
- * One validator's signature over cert_digest(chain_id, epoch, tx_hash, effects_hash).
+ * An order with its payer's signature over the EIP-712 digest.
+ *
+ * @generated from message allegro.v1.SignedOrder
+ */
+export type SignedOrder = Message<"allegro.v1.SignedOrder"> & {
+  /**
+   * @generated from field: allegro.v1.PaymentOrder order = 1;
+   */
+  order?: PaymentOrder | undefined;
+
+  /**
+   * @generated from field: bytes payer_signature = 2;
+   */
+  payerSignature: Uint8Array;
+};
+
+/**
+ * Describes the message allegro.v1.SignedOrder.
+ * Use `create(SignedOrderSchema)` to create a new message.
+ */
+export const SignedOrderSchema: GenMessage<SignedOrder> = /*@__PURE__*/
+  messageDesc(file_allegro_v1_types, 2);
+
+/**
+ * One validator's signatures over cert_digest(chain_id, epoch, tx_hash, effects_hash).
  *
  * @generated from message allegro.v1.ValidatorCertificate
  */
@@ -123,6 +170,8 @@ export type ValidatorCertificate = Message<"allegro.v1.ValidatorCertificate"> & 
   effectsHash: Uint8Array;
 
   /**
+   * Ed25519.
+   *
    * @generated from field: bytes signature = 4;
    */
   signature: Uint8Array;
@@ -131,6 +180,18 @@ export type ValidatorCertificate = Message<"allegro.v1.ValidatorCertificate"> & 
    * @generated from field: uint64 created_unix_millis = 5;
    */
   createdUnixMillis: bigint;
+
+  /**
+   * secp256k1 by the validator's settlement key: what the vault checks.
+   *
+   * @generated from field: bytes attestation = 6;
+   */
+  attestation: Uint8Array;
+
+  /**
+   * @generated from field: uint64 epoch = 7;
+   */
+  epoch: bigint;
 };
 
 /**
@@ -138,10 +199,10 @@ export type ValidatorCertificate = Message<"allegro.v1.ValidatorCertificate"> & 
  * Use `create(ValidatorCertificateSchema)` to create a new message.
  */
 export const ValidatorCertificateSchema: GenMessage<ValidatorCertificate> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 2);
+  messageDesc(file_allegro_v1_types, 3);
 
 /**
- * At least threshold certificates from distinct committee members over one tx and effects.
+ * At least threshold certificates from distinct committee members over one order.
  *
  * @generated from message allegro.v1.QuorumCertificate
  */
@@ -170,6 +231,11 @@ export type QuorumCertificate = Message<"allegro.v1.QuorumCertificate"> & {
    * @generated from field: bytes qc_hash = 5;
    */
   qcHash: Uint8Array;
+
+  /**
+   * @generated from field: uint64 epoch = 6;
+   */
+  epoch: bigint;
 };
 
 /**
@@ -177,80 +243,63 @@ export type QuorumCertificate = Message<"allegro.v1.QuorumCertificate"> & {
  * Use `create(QuorumCertificateSchema)` to create a new message.
  */
 export const QuorumCertificateSchema: GenMessage<QuorumCertificate> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 3);
-
-/**
- * A payment that funds another: its QC and the transaction the QC's hashes commit to, so any
- * sidecar can check the QC, credit the recipient and forward the parent to the chain.
- *
- * @generated from message allegro.v1.ParentPayment
- */
-export type ParentPayment = Message<"allegro.v1.ParentPayment"> & {
-  /**
-   * @generated from field: allegro.v1.QuorumCertificate qc = 1;
-   */
-  qc?: QuorumCertificate | undefined;
-
-  /**
-   * @generated from field: bytes signed_tx = 2;
-   */
-  signedTx: Uint8Array;
-
-  /**
-   * The parent's own parent_qc_hash (part of its tx_hash); empty if it has none.
-   *
-   * @generated from field: bytes parent_qc_hash = 3;
-   */
-  parentQcHash: Uint8Array;
-};
-
-/**
- * Describes the message allegro.v1.ParentPayment.
- * Use `create(ParentPaymentSchema)` to create a new message.
- */
-export const ParentPaymentSchema: GenMessage<ParentPayment> = /*@__PURE__*/
   messageDesc(file_allegro_v1_types, 4);
 
 /**
- * A payment submission: the signed transaction plus what its parent needs.
+ * A signed order with a QC over it: what funds a child, and what applies a lane's seq.
+ *
+ * @generated from message allegro.v1.CertifiedOrder
+ */
+export type CertifiedOrder = Message<"allegro.v1.CertifiedOrder"> & {
+  /**
+   * @generated from field: allegro.v1.SignedOrder order = 1;
+   */
+  order?: SignedOrder | undefined;
+
+  /**
+   * @generated from field: allegro.v1.QuorumCertificate qc = 2;
+   */
+  qc?: QuorumCertificate | undefined;
+};
+
+/**
+ * Describes the message allegro.v1.CertifiedOrder.
+ * Use `create(CertifiedOrderSchema)` to create a new message.
+ */
+export const CertifiedOrderSchema: GenMessage<CertifiedOrder> = /*@__PURE__*/
+  messageDesc(file_allegro_v1_types, 5);
+
+/**
+ * A payment submission. Only `order` decides the payment: no other field changes its tx_hash.
  *
  * @generated from message allegro.v1.SubmitFastPayRequest
  */
 export type SubmitFastPayRequest = Message<"allegro.v1.SubmitFastPayRequest"> & {
   /**
-   * The signed type-0x76 Tempo transaction, serialized.
-   *
-   * @generated from field: bytes signed_tx = 1;
+   * @generated from field: allegro.v1.SignedOrder order = 1;
    */
-  signedTx: Uint8Array;
+  order?: SignedOrder | undefined;
 
   /**
-   * Hash of the QC of the payment that funds this one; must equal the transferWithMemo memo.
+   * QCs of the payer's earlier orders in this lane that the sidecar may not have applied yet.
    *
-   * @generated from field: bytes parent_qc_hash = 2;
+   * @generated from field: repeated allegro.v1.CertifiedOrder lane_qcs = 2;
    */
-  parentQcHash: Uint8Array;
+  laneQcs: CertifiedOrder[];
 
   /**
-   * The parent payment(s); the one whose qc.qc_hash equals parent_qc_hash is used.
+   * The parent order with its QC, when order.parent is set.
    *
-   * @generated from field: repeated allegro.v1.ParentPayment parents = 3;
+   * @generated from field: allegro.v1.CertifiedOrder parent = 3;
    */
-  parents: ParentPayment[];
+  parent?: CertifiedOrder | undefined;
 
   /**
-   * Idempotency key chosen by the client, scoped to the sender.
+   * Chosen by the client; only logged.
    *
    * @generated from field: string client_request_id = 4;
    */
   clientRequestId: string;
-
-  /**
-   * Optional informational copy of the payment; every field set must equal the derived value.
-   *
-   * @generated from field: allegro.v1.Payment payment = 5;
-   */
-  payment?: Payment | undefined;
 };
 
 /**
@@ -258,7 +307,7 @@ export type SubmitFastPayRequest = Message<"allegro.v1.SubmitFastPayRequest"> & 
  * Use `create(SubmitFastPayRequestSchema)` to create a new message.
  */
 export const SubmitFastPayRequestSchema: GenMessage<SubmitFastPayRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 5);
+  messageDesc(file_allegro_v1_types, 6);
 
 /**
  * A sidecar's answer: its certificate or a reject, with the hashes it computed.
@@ -299,10 +348,10 @@ export type SubmitFastPayResponse = Message<"allegro.v1.SubmitFastPayResponse"> 
  * Use `create(SubmitFastPayResponseSchema)` to create a new message.
  */
 export const SubmitFastPayResponseSchema: GenMessage<SubmitFastPayResponse> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 6);
+  messageDesc(file_allegro_v1_types, 7);
 
 /**
- * One certificate on a bulletin board with what a reader needs to verify it.
+ * One entry of a bulletin board: a certificate or a QC, with the signed order it is over.
  *
  * @generated from message allegro.v1.BulletinEntry
  */
@@ -315,24 +364,19 @@ export type BulletinEntry = Message<"allegro.v1.BulletinEntry"> & {
   sequence: bigint;
 
   /**
-   * @generated from field: allegro.v1.ValidatorCertificate certificate = 2;
+   * @generated from field: allegro.v1.SignedOrder order = 2;
+   */
+  order?: SignedOrder | undefined;
+
+  /**
+   * @generated from field: allegro.v1.ValidatorCertificate certificate = 3;
    */
   certificate?: ValidatorCertificate | undefined;
 
   /**
-   * @generated from field: bytes signed_tx = 3;
+   * @generated from field: allegro.v1.QuorumCertificate qc = 4;
    */
-  signedTx: Uint8Array;
-
-  /**
-   * @generated from field: bytes parent_qc_hash = 4;
-   */
-  parentQcHash: Uint8Array;
-
-  /**
-   * @generated from field: allegro.v1.Payment payment = 5;
-   */
-  payment?: Payment | undefined;
+  qc?: QuorumCertificate | undefined;
 };
 
 /**
@@ -340,7 +384,7 @@ export type BulletinEntry = Message<"allegro.v1.BulletinEntry"> & {
  * Use `create(BulletinEntrySchema)` to create a new message.
  */
 export const BulletinEntrySchema: GenMessage<BulletinEntry> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 7);
+  messageDesc(file_allegro_v1_types, 8);
 
 /**
  * Filters and cursor over a bulletin board. Unset filters match everything.
@@ -354,7 +398,7 @@ export type GetBulletinBoardRequest = Message<"allegro.v1.GetBulletinBoardReques
   txHash: Uint8Array;
 
   /**
-   * Matches entries whose sender or recipient is this address.
+   * Matches entries whose payer or recipient is this address.
    *
    * @generated from field: bytes address = 2;
    */
@@ -380,7 +424,7 @@ export type GetBulletinBoardRequest = Message<"allegro.v1.GetBulletinBoardReques
  * Use `create(GetBulletinBoardRequestSchema)` to create a new message.
  */
 export const GetBulletinBoardRequestSchema: GenMessage<GetBulletinBoardRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 8);
+  messageDesc(file_allegro_v1_types, 9);
 
 /**
  * @generated from message allegro.v1.GetBulletinBoardResponse
@@ -409,7 +453,7 @@ export type GetBulletinBoardResponse = Message<"allegro.v1.GetBulletinBoardRespo
  * Use `create(GetBulletinBoardResponseSchema)` to create a new message.
  */
 export const GetBulletinBoardResponseSchema: GenMessage<GetBulletinBoardResponse> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 9);
+  messageDesc(file_allegro_v1_types, 10);
 
 /**
  * @generated from message allegro.v1.GetValidatorInfoRequest
@@ -422,7 +466,7 @@ export type GetValidatorInfoRequest = Message<"allegro.v1.GetValidatorInfoReques
  * Use `create(GetValidatorInfoRequestSchema)` to create a new message.
  */
 export const GetValidatorInfoRequestSchema: GenMessage<GetValidatorInfoRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 10);
+  messageDesc(file_allegro_v1_types, 11);
 
 /**
  * @generated from message allegro.v1.GetValidatorInfoResponse
@@ -457,6 +501,18 @@ export type GetValidatorInfoResponse = Message<"allegro.v1.GetValidatorInfoRespo
    * @generated from field: uint32 protocol_version = 6;
    */
   protocolVersion: number;
+
+  /**
+   * The address of the validator's secp256k1 settlement key.
+   *
+   * @generated from field: bytes settlement_address = 7;
+   */
+  settlementAddress: Uint8Array;
+
+  /**
+   * @generated from field: bytes vault = 8;
+   */
+  vault: Uint8Array;
 };
 
 /**
@@ -464,7 +520,7 @@ export type GetValidatorInfoResponse = Message<"allegro.v1.GetValidatorInfoRespo
  * Use `create(GetValidatorInfoResponseSchema)` to create a new message.
  */
 export const GetValidatorInfoResponseSchema: GenMessage<GetValidatorInfoResponse> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 11);
+  messageDesc(file_allegro_v1_types, 12);
 
 /**
  * @generated from message allegro.v1.GetChainHeadRequest
@@ -477,10 +533,10 @@ export type GetChainHeadRequest = Message<"allegro.v1.GetChainHeadRequest"> & {
  * Use `create(GetChainHeadRequestSchema)` to create a new message.
  */
 export const GetChainHeadRequestSchema: GenMessage<GetChainHeadRequest> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 12);
+  messageDesc(file_allegro_v1_types, 13);
 
 /**
- * The chain head as the serving component sees it.
+ * The last block the serving component processed.
  *
  * @generated from message allegro.v1.ChainHead
  */
@@ -496,6 +552,8 @@ export type ChainHead = Message<"allegro.v1.ChainHead"> & {
   hash: Uint8Array;
 
   /**
+   * Chain time: the block's timestamp in seconds times 1000, what expiry is judged by.
+   *
    * @generated from field: uint64 timestamp_unix_millis = 3;
    */
   timestampUnixMillis: bigint;
@@ -506,10 +564,10 @@ export type ChainHead = Message<"allegro.v1.ChainHead"> & {
  * Use `create(ChainHeadSchema)` to create a new message.
  */
 export const ChainHeadSchema: GenMessage<ChainHead> = /*@__PURE__*/
-  messageDesc(file_allegro_v1_types, 13);
+  messageDesc(file_allegro_v1_types, 14);
 
 /**
- * Why a sidecar refused a submission (SPEC §5, in validation order).
+ * Why a sidecar refused a submission (SPEC §6, in validation order).
  *
  * @generated from enum allegro.v1.RejectCode
  */
@@ -570,7 +628,7 @@ export enum RejectCode {
   INSUFFICIENT_FUNDS = 10,
 
   /**
-   * The only retryable code: the sidecar's store or chain view is not ready.
+   * Retryable: the sidecar cannot trust its view right now (not ready, stale, recovering).
    *
    * @generated from enum value: REJECT_CODE_TEMPORARY_UNAVAILABLE = 11;
    */
@@ -584,7 +642,7 @@ export const RejectCodeSchema: GenEnum<RejectCode> = /*@__PURE__*/
   enumDesc(file_allegro_v1_types, 0);
 
 /**
- * Where a payment is in its life (SPEC §6).
+ * Where a payment is in its life (SPEC §7).
  *
  * @generated from enum allegro.v1.Stage
  */
@@ -638,6 +696,13 @@ export enum Stage {
    * @generated from enum value: STAGE_FAILED = 9;
    */
   FAILED = 9,
+
+  /**
+   * A QC over an order already past its validBefore: it confirms the seq, the vault never settles it.
+   *
+   * @generated from enum value: STAGE_CONFIRMED = 10;
+   */
+  CONFIRMED = 10,
 }
 
 /**

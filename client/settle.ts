@@ -1,0 +1,157 @@
+/**
+ * Settlement (SPEC §6): turning certified orders into one `settleBatch` on the vault, parents
+ * before their children, each order with the attestation-only QC the vault checks (its
+ * certificates' attestations, indexed by committee position). The backend, every sidecar with a
+ * settler key and a recipient's client all settle through here.
+ *
+ * @module
+ */
+import {
+  type Address,
+  decodeErrorResult,
+  type Hex,
+  type PublicClient,
+  type TransactionReceipt,
+} from "viem";
+import type { CertifiedOrder } from "./certified.ts";
+import type { Committee } from "./committee.ts";
+import { AllegroError } from "./errors.ts";
+import { NO_PARENT } from "./order.ts";
+import { sendTempoTransaction, type TempoSigner, waitForSuccess } from "./tempo_tx.ts";
+import { decodeVaultEvents, settleBatchCall, type SettleItem, vaultAbi } from "./vault.ts";
+
+/**
+ * The vault's view of a certified order: its attestations with their committee indices,
+ * strictly increasing.
+ *
+ * @example
+ * ```ts ignore
+ * const item = settleItem(committee, certified);
+ * ```
+ */
+export function settleItem(committee: Committee, certified: CertifiedOrder): SettleItem {
+  const attestations = certified.qc.certificates
+    .map((c) => ({ index: committee.indexOf(c.signer), signature: c.attestation }))
+    .filter((a) => a.index >= 0)
+    .sort((a, b) => a.index - b.index)
+    .filter((a, i, all) => i === 0 || all[i - 1].index !== a.index);
+  return { signed: certified.signed, epoch: certified.qc.epoch, attestations };
+}
+
+/**
+ * Puts every order after the parent it cites when that parent is in the list too; otherwise
+ * keeps the given order.
+ *
+ * @example
+ * ```ts ignore
+ * const batch = parentsFirst([child, parent]); // [parent, child]
+ * ```
+ */
+export function parentsFirst(orders: readonly CertifiedOrder[]): CertifiedOrder[] {
+  const byHash = new Map(orders.map((o) => [o.txHash, o]));
+  const out: CertifiedOrder[] = [];
+  const placed = new Set<Hex>();
+  const place = (o: CertifiedOrder, depth: number) => {
+    if (placed.has(o.txHash) || depth > orders.length) return;
+    const parent = o.signed.order.parent;
+    if (parent !== NO_PARENT && byHash.has(parent)) place(byHash.get(parent)!, depth + 1);
+    placed.add(o.txHash);
+    out.push(o);
+  };
+  for (const o of orders) place(o, 0);
+  return out;
+}
+
+/** One order's outcome in a settlement transaction. */
+export interface SettleOutcome {
+  readonly txHash: Hex;
+  /** `settled` (a `Settled` event of this transaction, or already settled before), or `skipped`. */
+  readonly status: "settled" | "skipped";
+  /** The vault's error for a skipped order, e.g. `ParentNotSettled(0x…)`. */
+  readonly reason?: string;
+}
+
+/** What {@linkcode settleOrders} did. */
+export interface SettlementReceipt {
+  readonly hash: Hex;
+  readonly receipt: TransactionReceipt;
+  readonly outcomes: readonly SettleOutcome[];
+}
+
+/** How {@linkcode settleOrders} sends its transaction. */
+export interface SettleOptions {
+  readonly feeToken: Address;
+  /** Gas added to the vault's estimate; default 100,000 (an exit's transfer needs headroom). */
+  readonly extraGas?: bigint;
+  readonly timeoutMillis?: number;
+}
+
+/**
+ * Settles `orders` in one `settleBatch` from `account` (which earns their fees), parents first,
+ * after simulating it (`eth_estimateGas`, which fails on a batch the vault would revert). Each
+ * order the vault skipped is reported with its decoded reason.
+ *
+ * @example
+ * ```ts ignore
+ * const { outcomes } = await settleOrders(client, settler, committee, [qc1, qc2], {
+ *   feeToken: PATH_USD,
+ * });
+ * ```
+ */
+export async function settleOrders(
+  client: PublicClient,
+  account: TempoSigner,
+  committee: Committee,
+  orders: readonly CertifiedOrder[],
+  options: SettleOptions,
+): Promise<SettlementReceipt> {
+  if (orders.length === 0) throw new AllegroError("INVALID_FORMAT", "nothing to settle");
+  const batch = parentsFirst(orders);
+  const call = settleBatchCall(committee.vault, batch.map((o) => settleItem(committee, o)));
+  let estimate: bigint;
+  try {
+    estimate = await client.estimateGas({ account: account.address, to: call.to, data: call.data });
+  } catch (e) {
+    throw new AllegroError(
+      "TEMPORARY_UNAVAILABLE",
+      `settleBatch of ${batch.length} orders would fail: ${(e as Error).message}`,
+    );
+  }
+  const hash = await sendTempoTransaction(client, account, {
+    chainId: committee.chainId,
+    calls: [call],
+    feeToken: options.feeToken,
+    gas: estimate + estimate / 4n + (options.extraGas ?? 100_000n),
+  });
+  const receipt = await waitForSuccess(client, hash, { timeoutMillis: options.timeoutMillis });
+  const events = decodeVaultEvents(receipt.logs);
+  const skipped = new Map<Hex, string>();
+  for (const e of events) {
+    if (e.kind === "SettleSkipped") skipped.set(e.txHash, vaultError(e.reason));
+  }
+  const outcomes = batch.map((o): SettleOutcome =>
+    skipped.has(o.txHash)
+      ? { txHash: o.txHash, status: "skipped", reason: skipped.get(o.txHash)! }
+      : { txHash: o.txHash, status: "settled" }
+  );
+  return { hash, receipt, outcomes };
+}
+
+/**
+ * A vault revert as `Name(arg, …)`, or the raw data when it is none of the vault's errors.
+ *
+ * @example
+ * ```ts ignore
+ * vaultError("0x…"); // "ParentNotSettled(0x…)"
+ * ```
+ */
+export function vaultError(data: Hex): string {
+  try {
+    const { errorName, args } = decodeErrorResult({ abi: vaultAbi, data });
+    return `${errorName}(${
+      (args ?? []).map((a) => typeof a === "bigint" ? a.toString() : String(a)).join(", ")
+    })`;
+  } catch {
+    return data === "0x" ? "reverted without data (out of gas?)" : `reverted with ${data}`;
+  }
+}
