@@ -73,7 +73,7 @@ const parent: PaymentOrder = {
   amount: 2_500_000n,
   fee: 1_000n,
   seq: 0n,
-  validBefore: 1_900_000_000_000n,
+  validBefore: 4_102_444_800_000n, // 2100-01-01: the on-chain test settles it
   parent: NO_PARENT,
   exit: false,
   memo: `0x${"00".repeat(31)}2a`,
@@ -84,7 +84,7 @@ const child: PaymentOrder = {
   recipient: CAROL,
   amount: 2_000_000n,
   fee: 500n,
-  parent: "0x8d8700b91ddf6d82c9474497c0b3f8e8c45011e34dea6b8a241bb88535b47449",
+  parent: "0x0a2988fdd47532bff91658fc25428ae3821b31024c99610fec4bf02943a52f6c",
   exit: true,
   memo: NO_PARENT,
 };
@@ -100,24 +100,24 @@ interface Expected {
 
 const EXPECTED: { readonly parent: Expected; readonly child: Expected } = {
   parent: {
-    txHash: "0x8d8700b91ddf6d82c9474497c0b3f8e8c45011e34dea6b8a241bb88535b47449",
+    txHash: "0x0a2988fdd47532bff91658fc25428ae3821b31024c99610fec4bf02943a52f6c",
     effectsHash: "0x8911ca524962fdc8d88850f814ba2cc4139694abece0985dc078d9a3a74f94b9",
-    certDigest: "0x130788cf4c01df509706bff6416cc5e1bcb149e029639774acd1b278c699b36b",
-    orderDigest: "0x7d506c7b9027efd99dd444b3ca1221c93e748c19d31247dd4c3c7c39a671ac8b",
+    certDigest: "0x52e2ab82d71048e54607df35cb31ce66dbe0a795de84138e0c9e86949d8e33eb",
+    orderDigest: "0xcae534dae0c5ba7b5103fb20ba1c462870a6fd8927f4868d4b74d31d8d20a198",
     payerSignature:
-      "0xe59eede33b3f0f92b1567691b8e4b8edb722d5356d31d054b307f088ed4cfdb33492b0de8d23b78cde1aaa4101a8ba199d1e09a277d12ebae657851886124d711b",
+      "0xbba2d274f670c652cc574e93a42f79c3858b914949d5b2a5dcf73c3186eb3510322188fa00816c3f1c170cbfd623e80e716f0d7678ce094fa68c45db4221104b1b",
     attestation:
-      "0x2e1c4229c1ec3cc2c9c5475775b84e471efccf2f4dc8362c68939733d014c4c32277089c0f55ba26b2e3c040e120fdb552c64adc0d6d91d67e6814f3792e2a411b",
+      "0xe45ff478abb6168cf7ac4ea087971e4372194d147b49a4bf9d3b0a34cc5c62392d9eb410e8d4787bbc141298803ca84db529bfeebe25bb1417ab173790e2acf21b",
   },
   child: {
-    txHash: "0xeb286ce0b49a6848f565d8d5395778216ad537a77fa27c54b6c9ebd4b4b9d34c",
+    txHash: "0x43cd7cface72cd5d5aed2f7f962a755bcdddc36c1724abee12f72184d86ee3d3",
     effectsHash: "0x1d22937b0f10b6e5e5fa6a234eaff174452abc8919f42ce34a022bf56010fe66",
-    certDigest: "0x2e395d96efa7878798264511f0ea5206113347d997d8674a7a16a6d2c8eefe53",
-    orderDigest: "0xfe63d7ac10cbb1054193b7f15b3dc31b3b7b0378efb8026d8cf0dd831a2f6db6",
+    certDigest: "0xe0d5dcf99e63f16c77e562a4e15c65a3e7da7d269ffcb253c19c1deb13b6487f",
+    orderDigest: "0xd517943f6a00ac513e991623b321bc8c8eab8ee0ffebb87ee3ae12828a060648",
     payerSignature:
-      "0x6ea954ae4d7a689ef713d044615975cd04cda7c20725efb6426107a790f344f5141c27da42fd36e215c4f1264b3afbebf2274d5028fb8ce22c9f33b14b744b3d1c",
+      "0x144427d9c31e28342d966e01d8ed5851e7bf7e69416c44061c21e3feb686fc4e751e53aa8b75d6c0ec3385cbd7e9695b1ea25f76a69c0a6b728b160b14019b831c",
     attestation:
-      "0xef2773a77701ff324f48a2c4bec6b4d186d70de96bcef32f5afca5433b7451516b3253adeb68e40ff812810812cd9c1db88c36f7289b003bab1a535a7f5efb811c",
+      "0x32a73146b308b1cba59e6b2855f5a551308e444328718940139a8e789ab3be6b4acf50e74ae735054c8617fa6c682208f6b8b890491117ca251c08dcc81047af1b",
   },
 } as const;
 
