@@ -41,13 +41,13 @@ Deno.test("assembles and verifies a QC, in any certificate order", async () => {
   await verifyQuorumCertificate(committee, { ...qc, certificates: [...qc.certificates].reverse() });
 });
 
-Deno.test("no QC below threshold", async () => {
+Deno.test("no QC below threshold", () => {
   const { committee, certs } = setup();
   assert.equal(assembleQuorumCertificate(committee, certs.slice(0, 2)), undefined);
   assert.equal(assembleQuorumCertificate(committee, [certs[0], certs[0], certs[1]]), undefined);
 });
 
-Deno.test("assembly picks the effects group with most signers", async () => {
+Deno.test("assembly picks the effects group with most signers", () => {
   const { committee, signers, certs } = setup();
   const other = signers[3].sign(txHash, new Uint8Array(32).fill(1), 5n);
   const qc = assembleQuorumCertificate(committee, [other, ...certs.slice(0, 3)])!;

@@ -100,6 +100,9 @@ export async function waitForSuccess(
     hash,
     timeout: options.timeoutMillis ?? 30_000,
     pollingInterval: 100,
+    // Every transaction here has nonce 0 in a lane of its own: viem's replacement detection
+    // (same sender and nonce) would mistake an earlier one for this one's replacement.
+    checkReplacement: false,
   }).catch((e) => {
     throw new AllegroError("TEMPORARY_UNAVAILABLE", `transaction ${hash}: ${(e as Error).message}`);
   });

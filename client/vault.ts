@@ -305,11 +305,13 @@ export async function deployVault(
   account: TempoSigner,
   params: VaultDeployment & { readonly chainId: bigint; readonly feeToken: Address },
 ): Promise<{ vault: Address; blockNumber: bigint }> {
+  const call = deployVaultCall(params);
+  const estimate = await client.estimateGas({ account: account.address, data: call.data });
   const hash = await sendTempoTransaction(client, account, {
     chainId: params.chainId,
-    calls: [deployVaultCall(params)],
+    calls: [call],
     feeToken: params.feeToken,
-    gas: DEPLOY_GAS,
+    gas: estimate + estimate / 4n,
   });
   const receipt = await waitForSuccess(client, hash);
   if (!receipt.contractAddress) {
@@ -317,9 +319,6 @@ export async function deployVault(
   }
   return { vault: getAddress(receipt.contractAddress), blockNumber: receipt.blockNumber };
 }
-
-/** Measured 2.56 M on anvil; the limit leaves room for chains that charge more for new state. */
-const DEPLOY_GAS = 8_000_000n;
 
 /** What a vault is set up with and where its committees stand. */
 export interface VaultInfo {

@@ -12,7 +12,7 @@ import {
   type CertifiedOrder as CertifiedOrderMessage,
   type CertifiedOrderSchema,
   type PaymentOrder as PaymentOrderMessage,
-  PaymentOrderSchema,
+  type PaymentOrderSchema,
   type QuorumCertificate as QuorumCertificateMessage,
   QuorumCertificateSchema,
   RejectCode as RejectCodeEnum,

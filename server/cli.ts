@@ -24,6 +24,8 @@ export interface OptionSpec {
   /** Bounds of an `int` (default 0 … 2^53 − 1). */
   readonly min?: number;
   readonly max?: number;
+  /** The URL schemes a `url` or `urls` option takes, e.g. `["http:", "https:"]`. */
+  readonly protocols?: readonly string[];
 }
 
 /** `--config FILE`, which {@linkcode readOptions} reads the other options from. */
@@ -129,14 +131,20 @@ export async function readOptions(
   try {
     parsed = parseArgs({
       args: [...args],
-      options: Object.fromEntries(options.map((o) => [o.flag, { type: "string" as const }])),
+      options: Object.fromEntries(
+        options.map((
+          o,
+        ) => [o.flag, { type: o.kind === "bool" ? "boolean" as const : "string" as const }]),
+      ),
       strict: true,
       allowPositionals: false,
     });
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const flags = parsed.values as Record<string, string | undefined>;
+  const flags = Object.fromEntries(
+    Object.entries(parsed.values).map(([k, v]) => [k, typeof v === "boolean" ? String(v) : v]),
+  ) as Record<string, string | undefined>;
   const file = flags.config === undefined ? {} : await readConfigFile(flags.config, options);
   const spec = (flag: string) => {
     const o = options.find((o) => o.flag === flag);
@@ -158,6 +166,14 @@ export async function readOptions(
     (string(flag) ?? "").split(",").map((p) => p.trim()).filter(Boolean);
   const url = (flag: string, value: string) => {
     if (!URL.canParse(value)) throw new ConfigError(`--${flag} must be a URL, got "${value}"`);
+    const protocols = spec(flag).protocols;
+    if (protocols && !protocols.includes(new URL(value).protocol)) {
+      throw new ConfigError(
+        `--${flag} must be a ${
+          protocols.map((p) => p.slice(0, -1)).join(" or ")
+        } URL, got "${value}"`,
+      );
+    }
     return value;
   };
   return {
@@ -222,9 +238,10 @@ export type Command = (args: string[]) => Promise<number>;
 
 /**
  * Runs `commands[args[0]]` with the remaining arguments and returns its exit code. No command
- * prints `usage` and gives 2, `--help` / `-h` prints it and gives 0; a {@linkcode ConfigError}
- * (bad usage) is printed with `usage` and gives 2, any other error gives 1 — each prefixed with
- * `program`.
+ * prints `usage` and gives 2, `--help` / `-h` prints it and gives 0, an unknown command is
+ * printed with `usage` and gives 2; a command's {@linkcode ConfigError} (bad usage) is printed
+ * with a pointer to that command's `--help` and gives 2, any other error gives 1 — each
+ * prefixed with `program` and the command.
  *
  * @example
  * ```ts
@@ -243,20 +260,25 @@ export async function runCommands(
   args: readonly string[],
 ): Promise<number> {
   const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h") {
+    console.log(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (command === undefined) {
+    console.error(`${program}: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
   try {
-    if (name === undefined || name === "--help" || name === "-h") {
-      console.log(usage);
-      return name === undefined ? 2 : 0;
-    }
-    const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
-    if (command === undefined) throw new ConfigError(`unknown command "${name}"`);
     return await command(rest);
   } catch (e) {
     if (e instanceof ConfigError) {
-      console.error(`${program}: ${e.message}\n\n${usage}`);
+      console.error(
+        `${program} ${name}: ${e.message}\n(${program} ${name} --help lists the options)`,
+      );
       return 2;
     }
-    console.error(`${program}: ${(e as Error).message}`);
+    console.error(`${program} ${name}: ${(e as Error).message}`);
     return 1;
   }
 }

@@ -51,7 +51,10 @@ Deno.test("bad values are refused naming the option and the value", async () => 
   };
   await named(["--limit", "101"], /--limit must be an integer in 1…100, got "101"/);
   await named(["--limit", "1e3"], /--limit must be an integer in 1…100, got "1e3"/);
-  await named(["--forward", "yes"], /--forward must be true or false, got "yes"/);
+  const yes = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(yes, JSON.stringify({ forward: "yes" }));
+  await named(["--config", yes], /--forward must be true or false, got "yes"/);
+  await Deno.remove(yes);
   await named(["--listen", "localhost"], /--listen must be HOST:PORT, got "localhost"/);
   await named(["--peers", "http://a:1,nope"], /--peers must be a URL, got "nope"/);
   await assert.rejects(
@@ -102,8 +105,8 @@ Deno.test("commands: exit codes for help, no command, unknown command, bad usage
     "Usage: t",
     "Usage: t",
     't: unknown command "toString"\n\nUsage: t',
-    "t: --x is required\n\nUsage: t",
-    "t: disk full",
+    "t usage: --x is required\n(t usage --help lists the options)",
+    "t fails: disk full",
   ]);
 });
 
@@ -113,4 +116,20 @@ Deno.test("stopSignal resolves on SIGTERM", async () => {
   Deno.kill(Deno.pid, "SIGTERM");
   await stopped;
   clearTimeout(alive);
+});
+
+Deno.test("boolean options take no value; url options name the schemes they take", async () => {
+  const options: OptionSpec[] = [
+    { flag: "first-start", kind: "bool", default: "false", help: "x" },
+    { flag: "rpc-url", kind: "url", protocols: ["http:", "https:"], help: "y" },
+  ];
+  const on = await readOptions(
+    ["--first-start", "--rpc-url", "http://127.0.0.1:1"],
+    options,
+    "t run",
+  );
+  assert.equal(on.bool("first-start"), true);
+  assert.equal((await readOptions([], options, "t run")).bool("first-start"), false);
+  const ftp = await readOptions(["--rpc-url", "ftp://x"], options, "t run");
+  assert.throws(() => ftp.url("rpc-url"), /--rpc-url must be a http or https URL, got "ftp:\/\/x"/);
 });

@@ -11,7 +11,15 @@
  */
 import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  cors as connectCors,
+  createConnectRouter,
+} from "@connectrpc/connect";
+import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 
@@ -45,6 +53,11 @@ export interface ServeOptions extends ListenOptions {
    * are cut; default {@linkcode CLOSE_GRACE_MILLIS}.
    */
   readonly closeGraceMillis?: number;
+  /**
+   * Origins browsers may call from (`*` for any); none by default. Preflights and responses get
+   * the CORS headers the Connect and gRPC-Web protocols need.
+   */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** A running listener. */
@@ -121,6 +134,24 @@ export function serveFetch(
   };
 }
 
+/** `handler` behind Hono's CORS middleware for `origins`, or as is when there are none. */
+function withCors(
+  origins: readonly string[],
+  handler: (request: Request) => Promise<Response>,
+): (request: Request) => Response | Promise<Response> {
+  if (origins.length === 0) return handler;
+  const app = new Hono();
+  app.use(cors({
+    origin: origins.includes("*") ? "*" : [...origins],
+    allowMethods: [...connectCors.allowedMethods],
+    allowHeaders: [...connectCors.allowedHeaders],
+    exposeHeaders: [...connectCors.exposedHeaders],
+    maxAge: 7200,
+  }));
+  app.all("*", (c) => handler(c.req.raw));
+  return app.fetch;
+}
+
 /**
  * Serves Connect services (Connect and gRPC-Web protocols) and plain HTTP routes on
  * `Deno.serve`. `close()` aborts the running handlers' signals, and cuts the server streams still
@@ -153,20 +184,23 @@ export function serveConnect(options: ServeOptions): Listener {
     handle: createFetchHandler(h, { httpVersion: "1.1" }),
     streams: h.method.methodKind === "server_streaming",
   }]));
-  const listener = serveFetch(options, async (request) => {
-    const extra = await options.fallback?.(request);
-    if (extra) return extra;
-    const handler = handlers.get(new URL(request.url).pathname);
-    if (handler) {
-      const response = await handler.handle(request);
-      if (!handler.streams || response.body === null) return response;
-      return new Response(until(response.body, cut.signal), response);
-    }
-    return Response.json(
-      { error: { code: "not_found", message: `no route for ${new URL(request.url).pathname}` } },
-      { status: 404 },
-    );
-  });
+  const listener = serveFetch(
+    options,
+    withCors(options.corsOrigins ?? [], async (request) => {
+      const extra = await options.fallback?.(request);
+      if (extra) return extra;
+      const handler = handlers.get(new URL(request.url).pathname);
+      if (handler) {
+        const response = await handler.handle(request);
+        if (!handler.streams || response.body === null) return response;
+        return new Response(until(response.body, cut.signal), response);
+      }
+      return Response.json(
+        { error: { code: "not_found", message: `no route for ${new URL(request.url).pathname}` } },
+        { status: 404 },
+      );
+    }),
+  );
   let closed: Promise<void> | undefined;
   const close = async () => {
     shutdown.abort(shuttingDown());

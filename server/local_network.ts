@@ -5,12 +5,16 @@
  * @module
  */
 import { join } from "node:path";
+import { type Address, createPublicClient, type Hex, http } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { depositCalls, sendTempoTransaction, waitForSuccess } from "@allegro/client";
 import { type DemoAccount, writeDemoAccounts } from "./demo_accounts.ts";
 import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "./anvil.ts";
+import { writeAccountKeyFile } from "./keyfile.ts";
 import {
   type ComponentProcess,
   type LocalCommittee,
+  SETTLER_FUNDS,
   spawnBackend,
   spawnSidecars,
   writeCommittee,
@@ -124,15 +128,20 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
     const rpcUrl = anvil?.rpcUrl ?? options.rpcUrl!;
     const chainId = anvil?.chainId ?? await chainIdOf(rpcUrl);
     const names = VALIDATOR_NAMES.slice(0, options.validators);
-    const committee = await writeCommittee(dataDir, names, { chainId });
-    const sidecarRpc = anvil?.wsUrl ?? rpcUrl;
+    const committee = await writeCommittee(dataDir, names, {
+      chainId,
+      rpcUrl,
+      adminKey: FUNDER_KEYS[0],
+      funderKey: FUNDER_KEYS[1],
+    });
+    const blockIntervalMillis = Math.max(100, Math.round(options.blockTimeSeconds * 1000));
     const funding = options.demoAccounts ? fundDemoAccounts(rpcUrl, chainId) : undefined;
     funding?.catch(() => {}); // awaited below, after the sidecars
     // A data folder given again holds the databases of an earlier chain: start afresh.
     await Promise.all(
       committee.validators.map((v) => Deno.remove(join(dataDir, `${v.name}.kv`)).catch(() => {})),
     );
-    const sidecars = await spawnSidecars({ committee, rpcUrl: sidecarRpc, dir: dataDir });
+    const sidecars = await spawnSidecars({ committee, rpcUrl, dir: dataDir, blockIntervalMillis });
     started.push(...sidecars);
     const demoAccounts = await funding;
     const demoAccountsPath = join(dataDir, "demo-accounts.json");
@@ -141,6 +150,16 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
     if (options.backend ?? true) {
       const kvPath = join(dataDir, "backend.kv");
       await Deno.remove(kvPath).catch(() => {});
+      const settlerKey = join(dataDir, "backend.settler.key");
+      await Deno.remove(settlerKey).catch(() => {});
+      const settler = await writeAccountKeyFile(settlerKey);
+      await fund({ rpcUrl, chainId }, {
+        from: FUNDER_KEYS[1],
+        to: settler.address,
+        token: PATH_USD,
+        amount: SETTLER_FUNDS,
+        feeToken: PATH_USD,
+      });
       backend = await spawnBackend({
         committee,
         rpcUrl,
@@ -149,8 +168,8 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
         ...(options.backendPort ? { port: options.backendPort } : {}),
         ...(options.webDir ? { webDir: options.webDir } : {}),
         ...(demoAccounts ? { demoAccounts: demoAccountsPath } : {}),
-        // Heads within 0.1 s of the block: the web UI draws certificates against them.
-        extraArgs: ["--chain-poll-ms", "100"],
+        settlerKey,
+        blockIntervalMillis,
       });
       started.push(backend);
     }
@@ -189,4 +208,38 @@ async function fundDemoAccounts(rpcUrl: string, chainId: bigint): Promise<DemoAc
     })
   ));
   return accounts;
+}
+
+/**
+ * Funds `privateKey`'s wallet with `wallet` pathUSD from a dev account, then has it deposit
+ * `deposit` of it into the vault (approve + deposit in one Tempo transaction).
+ *
+ * @example
+ * ```ts ignore
+ * await fundAndDeposit(net, alice, { wallet: 20_000_000n, deposit: 15_000_000n });
+ * ```
+ */
+export async function fundAndDeposit(
+  net: Pick<LocalNetwork, "rpcUrl" | "chainId" | "committee">,
+  privateKey: Hex,
+  amounts: { wallet: bigint; deposit: bigint; funder?: Hex; token?: Address },
+): Promise<void> {
+  const account = privateKeyToAccount(privateKey);
+  const token = amounts.token ?? PATH_USD;
+  await fund(net, {
+    from: amounts.funder ?? FUNDER_KEYS[2],
+    to: account.address,
+    token,
+    amount: amounts.wallet,
+    feeToken: PATH_USD,
+  });
+  if (amounts.deposit === 0n) return;
+  const client = createPublicClient({ transport: http(net.rpcUrl, { timeout: 10_000 }) });
+  const hash = await sendTempoTransaction(client, account, {
+    chainId: net.chainId,
+    calls: depositCalls(net.committee.vault, token, amounts.deposit),
+    feeToken: PATH_USD,
+    gas: 1_000_000n,
+  });
+  await waitForSuccess(client, hash);
 }

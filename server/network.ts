@@ -9,23 +9,35 @@
  */
 import { join } from "node:path";
 import { createServer } from "node:net";
-import { bytesToHex } from "viem";
-import { writeKeyFile } from "./keyfile.ts";
+import { type Address, bytesToHex, createPublicClient, type Hex, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { deployVault } from "@allegro/client";
+import { fund, PATH_USD } from "./anvil.ts";
+import { writeAccountKeyFile, writeKeyFile } from "./keyfile.ts";
 
 /** A validator of a local network. */
 export interface LocalValidator {
   readonly name: string;
   readonly keyPath: string;
   readonly publicKey: Uint8Array;
+  readonly settlementAddress: Address;
+  /** An account key file (funded) this validator's sidecar settles with. */
+  readonly settlerKeyPath: string;
   readonly port: number;
   readonly url: string;
 }
 
-/** A committee written to disk. */
+/** A committee written to disk, registered in a vault it deployed. */
 export interface LocalCommittee {
   readonly path: string;
   readonly chainId: bigint;
   readonly epoch: bigint;
+  readonly vault: Address;
+  /** The block the vault was deployed in. */
+  readonly vaultBlock: bigint;
+  /** The vault's W (ms) and exit delay (s). */
+  readonly maxValidity: bigint;
+  readonly exitDelay: bigint;
   readonly validators: readonly LocalValidator[];
 }
 
@@ -50,29 +62,94 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How {@linkcode writeCommittee} sets the network up. */
+export interface CommitteeOptions {
+  readonly chainId: bigint;
+  /** A JSON-RPC URL of the chain the vault is deployed on. */
+  readonly rpcUrl: string;
+  /** The key that deploys the vault and is its admin (it pays fees in pathUSD). */
+  readonly adminKey: Hex;
+  /** A funded key that gives each validator's settler account {@linkcode SETTLER_FUNDS}. */
+  readonly funderKey: Hex;
+  readonly epoch?: bigint;
+  /** The vault's W in ms; default {@linkcode DEFAULT_MAX_VALIDITY}. */
+  readonly maxValidity?: bigint;
+  /** The vault's forced-exit delay in s; default the least allowed, `ceil((W + 1000) / 1000)`. */
+  readonly exitDelay?: bigint;
+}
+
+/** W of a local network's vault: 60 s. */
+export const DEFAULT_MAX_VALIDITY = 60_000n;
+/** What each settler account is given to pay its fees with: 10 USD. */
+export const SETTLER_FUNDS = 10_000_000n;
+
 /**
- * Generates a key per validator in `dir` and writes `dir/committee.json`.
+ * Generates a validator key (Ed25519 and settlement key) and a funded settler key per validator
+ * in `dir`, deploys a vault whose first committee is theirs (with `client`'s `deployVault`, as
+ * the admin command does), and writes `dir/committee.json` naming the vault and each
+ * validator's settlement address.
  *
  * @example
  * ```ts ignore
- * const committee = await writeCommittee(dir, ["dave", "edgar"], { chainId: 1337n });
+ * const committee = await writeCommittee(dir, ["dave", "edgar"], {
+ *   chainId: anvil.chainId,
+ *   rpcUrl: anvil.rpcUrl,
+ *   adminKey: DEV_KEYS[3],
+ *   funderKey: DEV_KEYS[4],
+ * });
  * ```
  */
 export async function writeCommittee(
   dir: string,
   names: readonly string[],
-  options: { chainId: bigint; epoch?: bigint },
+  options: CommitteeOptions,
 ): Promise<LocalCommittee> {
   await Deno.mkdir(dir, { recursive: true });
-  const validators: LocalValidator[] = [];
+  const drafts = [];
   for (const name of names) {
     const keyPath = join(dir, `${name}.key`);
+    const settlerKeyPath = join(dir, `${name}.settler.key`);
     await Deno.remove(keyPath).catch(() => {});
-    const { publicKey } = await writeKeyFile(keyPath);
+    await Deno.remove(settlerKeyPath).catch(() => {});
+    const key = await writeKeyFile(keyPath);
+    const settler = await writeAccountKeyFile(settlerKeyPath);
     const port = await freePort();
-    validators.push({ name, keyPath, publicKey, port, url: `http://127.0.0.1:${port}` });
+    drafts.push({ name, keyPath, settlerKeyPath, key, settler, port });
   }
+  const client = createPublicClient({ transport: http(options.rpcUrl, { timeout: 10_000 }) });
+  const maxValidity = options.maxValidity ?? DEFAULT_MAX_VALIDITY;
+  const exitDelay = options.exitDelay ?? (maxValidity + 1000n + 999n) / 1000n;
   const epoch = options.epoch ?? 1n;
+  const admin = privateKeyToAccount(options.adminKey);
+  const [{ vault, blockNumber }] = await Promise.all([
+    deployVault(client, admin, {
+      chainId: options.chainId,
+      feeToken: PATH_USD,
+      admin: admin.address,
+      maxValidity,
+      exitDelay,
+      epoch,
+      members: drafts.map((d) => d.key.settlementAddress),
+    }),
+    Promise.all(drafts.map((d) =>
+      fund({ rpcUrl: options.rpcUrl, chainId: options.chainId }, {
+        from: options.funderKey,
+        to: d.settler.address,
+        token: PATH_USD,
+        amount: SETTLER_FUNDS,
+        feeToken: PATH_USD,
+      })
+    )),
+  ]);
+  const validators: LocalValidator[] = drafts.map((d) => ({
+    name: d.name,
+    keyPath: d.keyPath,
+    publicKey: d.key.publicKey,
+    settlementAddress: d.key.settlementAddress,
+    settlerKeyPath: d.settlerKeyPath,
+    port: d.port,
+    url: `http://127.0.0.1:${d.port}`,
+  }));
   const path = join(dir, "committee.json");
   await Deno.writeTextFile(
     path,
@@ -80,9 +157,11 @@ export async function writeCommittee(
       {
         chain_id: options.chainId.toString(),
         epoch: epoch.toString(),
+        vault,
         validators: validators.map((v) => ({
           name: v.name,
           pubkey: bytesToHex(v.publicKey).slice(2),
+          settlement_address: v.settlementAddress,
           endpoint: v.url,
         })),
       },
@@ -90,7 +169,16 @@ export async function writeCommittee(
       2,
     ) + "\n",
   );
-  return { path, chainId: options.chainId, epoch, validators };
+  return {
+    path,
+    chainId: options.chainId,
+    epoch,
+    vault,
+    vaultBlock: blockNumber,
+    maxValidity,
+    exitDelay,
+    validators,
+  };
 }
 
 /** A component running as a child process. */
@@ -119,9 +207,7 @@ const MAINS: Record<Component, string> = {
   backend: "@allegro/backend",
 };
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
-/** The sidecar may load libsecp256k1 through FFI (it falls back to WebAssembly without it). */
-const permissions = (component: Component) =>
-  component === "sidecar" ? [...PERMISSIONS, "--allow-ffi"] : PERMISSIONS;
+const permissions = (_component: Component) => PERMISSIONS;
 
 /**
  * The command line that runs `component`: its package's entry (`main.ts`) when this module runs
@@ -235,6 +321,10 @@ export interface SpawnSidecarOptions {
   readonly validator: LocalValidator;
   readonly rpcUrl: string;
   readonly kvPath: string;
+  /** Pass `--first-start` (the key never signed); default true. A store wiped later must not. */
+  readonly firstStart?: boolean;
+  /** The chain's block interval (`--block-interval-ms`); default 1000. */
+  readonly blockIntervalMillis?: number;
   /** Where the JSON-lines log goes (appended). */
   readonly logPath: string;
   readonly peers?: readonly string[];
@@ -275,6 +365,11 @@ export function spawnSidecar(options: SpawnSidecarOptions): Promise<ComponentPro
       `127.0.0.1:${v.port}`,
       "--peers",
       (options.peers ?? []).join(","),
+      ...(options.firstStart ?? true ? ["--first-start"] : []),
+      "--settler-key",
+      v.settlerKeyPath,
+      "--block-interval-ms",
+      String(options.blockIntervalMillis ?? 1000),
       ...(options.extraArgs ?? []),
     ],
   });
@@ -290,6 +385,8 @@ export interface SpawnSidecarsOptions {
   readonly validators?: readonly LocalValidator[];
   /** Gossip with every other validator of the committee (default true). */
   readonly gossip?: boolean;
+  /** The chain's block interval; default 1000 ms. */
+  readonly blockIntervalMillis?: number;
   readonly extraArgs?: readonly string[];
 }
 
@@ -315,6 +412,9 @@ export async function spawnSidecars(options: SpawnSidecarsOptions): Promise<Side
         ...(options.gossip ?? true
           ? { peers: committee.validators.filter((v) => v !== validator).map((v) => v.url) }
           : {}),
+        ...(options.blockIntervalMillis
+          ? { blockIntervalMillis: options.blockIntervalMillis }
+          : {}),
         ...(options.extraArgs ? { extraArgs: options.extraArgs } : {}),
       })
     ),
@@ -339,6 +439,10 @@ export interface SpawnBackendOptions {
   readonly webDir?: string;
   /** Demo accounts file (with keys) the backend hands to the web UI: local networks only. */
   readonly demoAccounts?: string;
+  /** The account key file the backend settles with. */
+  readonly settlerKey?: string;
+  /** The chain's block interval; default 1000 ms. */
+  readonly blockIntervalMillis?: number;
   readonly extraArgs?: readonly string[];
 }
 
@@ -367,8 +471,11 @@ export async function spawnBackend(options: SpawnBackendOptions): Promise<Compon
       options.rpcUrl,
       "--listen",
       `127.0.0.1:${port}`,
-      "--cors-origin",
+      "--cors-origins",
       "*",
+      "--block-interval-ms",
+      String(options.blockIntervalMillis ?? 1000),
+      ...(options.settlerKey ? ["--settler-key", options.settlerKey] : []),
       ...(options.webDir ? ["--web-dir", options.webDir] : []),
       ...(options.demoAccounts ? ["--demo-accounts", options.demoAccounts] : []),
       ...(options.extraArgs ?? []),

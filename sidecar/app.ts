@@ -1,26 +1,34 @@
 /**
- * Assembles a running sidecar from its configuration: key, committee, store, ledger, chain
- * follower, certifier, gossip and the HTTP listeners.
+ * Assembles a running sidecar from its configuration: key, committee (checked against the
+ * vault), store (and its store-loss marker), authority, vault follower, certifier, gossip,
+ * settler and the listeners.
  *
  * @module
  */
 import { pathToFileURL } from "node:url";
-import { bytesToHex } from "viem";
+import { bytesToHex, createPublicClient, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { FastPaySidecar } from "@allegro/proto";
-import { bytesEqual, CertificateSigner, ed25519, loadCommittee } from "@allegro/client";
+import {
+  bytesEqual,
+  CertificateSigner,
+  committeeMismatch,
+  loadCommittee,
+  readCommittee,
+  readVaultInfo,
+} from "@allegro/client";
+import { readAccountKeyFile, readKeyFile } from "@allegro/server/keyfile";
 import { type Listener, serveConnect, serveGrpc } from "@allegro/server/listen";
-import { cachingEd25519, PaymentCache } from "./caches.ts";
+import type { Logger } from "@allegro/server/log";
+import { VaultFollower } from "@allegro/server/vault-follower";
+import { Authority, type Gate } from "./authority.ts";
 import { Certifier } from "./certifier.ts";
-import { ChainFollower } from "./chain.ts";
 import type { SidecarConfig } from "./config.ts";
 import { TxEvents } from "./events.ts";
 import { Gossip } from "./gossip.ts";
-import { readKeyFile } from "@allegro/server/keyfile";
-import { enableNativeSecp256k1 } from "./secp256k1.ts";
-import { Ledger } from "./ledger.ts";
-import type { Logger } from "@allegro/server/log";
 import { SidecarMetrics } from "./metrics.ts";
 import { sidecarService, submitFastPath } from "./service.ts";
+import { Settler } from "./settler.ts";
 import { Store } from "./store.ts";
 
 /** A started sidecar. */
@@ -29,12 +37,21 @@ export interface RunningSidecar {
   readonly url: string;
   /** Base URL of the plain gRPC listener, if configured. */
   readonly grpcUrl?: string;
-  /** Stops listeners, gossip and the chain follower, then closes the store. */
+  /** Stops listeners, gossip, the settler and the follower, then closes the store. */
   stop(): Promise<void>;
 }
 
+/** Why the sidecar refuses to start; the message says what to fix. */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartError";
+  }
+}
+
 /**
- * Starts a sidecar. Refuses to start with a key that is not the committee member `name`.
+ * Starts a sidecar. Refuses to start with a key that is not the committee member `name`, a
+ * committee that is not the vault's for its epoch, or a store of another key or epoch.
  *
  * @example
  * ```ts ignore
@@ -42,86 +59,176 @@ export interface RunningSidecar {
  * ```
  */
 export async function startSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
-  const key = await readKeyFile(config.key);
-  const committee = await loadCommittee(pathToFileURL(config.committee));
+  const restartClock = BigInt(Date.now());
+  const key = await readKeyFile(config.key).catch((e) => {
+    throw new StartError(`--key: ${(e as Error).message}`);
+  });
+  const committee = await loadCommittee(pathToFileURL(config.committee)).catch((e) => {
+    throw new StartError(`--committee ${config.committee}: ${(e as Error).message}`);
+  });
   const member = committee.validators.find((v) => v.name === config.name);
   if (member === undefined) {
-    throw new Error(`validator "${config.name}" is not in committee ${config.committee}`);
+    throw new StartError(`--name ${config.name} is not in committee ${config.committee}`);
   }
   if (!bytesEqual(member.publicKey, key.publicKey)) {
-    throw new Error(
-      `key ${config.key} (${bytesToHex(key.publicKey)}) is not ${config.name}'s committee key ${
+    throw new StartError(
+      `--key ${config.key} (${bytesToHex(key.publicKey)}) is not ${config.name}'s committee key ${
         bytesToHex(member.publicKey)
       }`,
     );
   }
-  // Own signatures and verified ones are remembered: a parent QC usually holds this sidecar's
-  // own certificate, and parents were decoded when they were certified.
-  const ed = cachingEd25519(await ed25519());
-  const signer = await CertificateSigner.create(key.secretKey, committee, ed);
-  const secp256k1 = await enableNativeSecp256k1();
-  const store = await Store.open(config.kv, {
-    maxBatch: config.maxBatch,
-    requestTtlMillis: config.requestTtlMillis,
-    maxGossipPerSigner: config.maxGossipPerSigner,
+  if (member.settlementAddress !== key.settlementAddress) {
+    throw new StartError(
+      `--key ${config.key} settles as ${key.settlementAddress}, the committee names ${member.settlementAddress} for ${config.name}`,
+    );
+  }
+
+  const chain = createPublicClient({
+    transport: http(config.rpcUrl, { timeout: 5000, retryCount: 1 }),
   });
-  const ledger = new Ledger();
-  for await (const tx of store.pending()) ledger.addPending(tx);
+  const chainId = await chain.getChainId().catch((e) => {
+    throw new StartError(`--rpc-url ${config.rpcUrl} does not answer: ${(e as Error).message}`);
+  });
+  if (BigInt(chainId) !== committee.chainId) {
+    throw new StartError(
+      `--rpc-url ${config.rpcUrl} is chain ${chainId}, the committee's is ${committee.chainId}`,
+    );
+  }
+  const vault = await readVaultInfo(chain, committee.vault).catch((e) => {
+    throw new StartError(
+      `the committee's vault ${committee.vault} cannot be read: ${(e as Error).message}`,
+    );
+  });
+  const mismatch = committeeMismatch(
+    committee,
+    await readCommittee(chain, committee.vault, committee.epoch),
+  );
+  if (mismatch !== undefined) throw new StartError(`--committee ${config.committee}: ${mismatch}`);
+  if (vault.maxValidity <= BigInt(config.marginMillis)) {
+    throw new StartError(
+      `--margin-ms ${config.marginMillis} must be below the vault's maxValidity ${vault.maxValidity} ms`,
+    );
+  }
+
+  const store = await Store.open(config.kv);
+  const start = await store.start();
+  const pubkey = bytesToHex(key.publicKey);
+  store.marker = { pubkey, epoch: committee.epoch };
+  if (start.marker && (start.marker.pubkey !== pubkey || start.marker.epoch !== committee.epoch)) {
+    store.close();
+    throw new StartError(
+      `--kv ${config.kv} holds the state of key ${start.marker.pubkey} in epoch ${start.marker.epoch}; this sidecar is ${pubkey} in epoch ${committee.epoch}: each key and epoch runs on a store of its own`,
+    );
+  }
+  let gate: Gate = { kind: "checking" };
+  if (start.marker === undefined) {
+    if (config.firstStart) await store.writeMarker(pubkey, committee.epoch);
+    else {
+      gate = {
+        kind: "recovering",
+        reason:
+          "the store has no marker of this key: it is empty or lost (--first-start declares a key that never signed)",
+        restartClock,
+      };
+    }
+  }
+  const f = committee.faultTolerance;
+  const signer = CertificateSigner.create(key.secretKey, key.settlementKey, committee);
+  const authority = new Authority({
+    chainId: committee.chainId,
+    vault: committee.vault,
+    epoch: committee.epoch,
+    self: pubkey,
+    maxValidity: vault.maxValidity,
+    margin: BigInt(config.marginMillis),
+    staleAfter: BigInt(config.staleAfterMillis),
+    maxUnsettledPerLane: config.maxUnsettledPerLane,
+    gossipWindow: BigInt(config.gossipWindow),
+    boardsNeeded: Math.min(2 * f + 1, committee.validators.length - 1),
+    sign: (txHash, effectsHash, created) => signer.sign(txHash, effectsHash, created),
+  }, { ...start, gate });
+
   const events = new TxEvents();
   const metrics = new SidecarMetrics();
-  const chain = new ChainFollower({
-    rpcUrl: config.rpcUrl,
-    ledger,
-    store,
+  const settlerAccount = config.settlerKey
+    ? privateKeyToAccount(
+      (await readAccountKeyFile(config.settlerKey).catch((e) => {
+        throw new StartError(`--settler-key: ${(e as Error).message}`);
+      })).privateKey,
+    )
+    : undefined;
+  if (settlerAccount?.address === key.settlementAddress) {
+    throw new StartError(
+      "--settler-key must not be the settlement key: that key signs nothing else",
+    );
+  }
+  const settler = new Settler({
+    committee,
     log,
-    staleAfterMillis: config.staleAfterMillis,
-    pollIntervalMillis: 250,
-    maxTrackedAccounts: config.maxTrackedAccounts,
-    backoff: { initialMillis: 100, maxMillis: 10_000 },
-    onEvent: (e) => events.emit(e),
+    metrics,
+    events,
+    chainTime: () => authority.chain?.time,
+    ...(settlerAccount
+      ? { send: { client: chain, account: settlerAccount, feeToken: config.feeToken } }
+      : {}),
+    delayMillis: config.settleDelayMillis,
+    intervalMillis: Math.max(100, Math.floor(config.blockIntervalMillis / 4)),
+    minRemainingMillis: config.blockIntervalMillis * 2,
   });
-  await chain.start();
-  const certifier = new Certifier({
-    ledger,
-    store,
-    signer,
-    tracker: chain,
-    prepare: {
-      committee,
-      minGas: config.minGas,
-      maxClientRequestIdLength: 128,
-      maxParents: 4,
-      payments: new PaymentCache(),
-      ed25519: ed,
+  const certifier = new Certifier(authority, store, committee, {
+    maxCachedLanes: config.maxCachedLanes,
+    hooks: {
+      seen: (entry) => settler.track(entry),
+      applied: (block) => {
+        settler.applied(block);
+        metrics.head(block.height, Math.max(0, (Date.now() - Number(block.headerMillis)) / 1000));
+      },
     },
-    policy: {
-      expiryWindowMillis: config.expiryWindowMillis,
-      minValidityMillis: config.minValidityMillis,
-    },
-    maxCachedEntries: config.maxCachedEntries,
   });
+  const follower = new VaultFollower({
+    rpcUrl: config.rpcUrl,
+    vault: committee.vault,
+    fromBlock: start.chain ? start.chain.height + 1n : vault.deployBlock,
+    onBlocks: (blocks) => certifier.applyBlocks(blocks),
+    onConnection: (up, error) => {
+      authority.connected = up;
+      if (up) log.info("chain connection up", { rpc_url: config.rpcUrl });
+      else log.warn("chain connection down", { rpc_url: config.rpcUrl, error });
+    },
+    pollMillis: Math.max(50, Math.floor(config.blockIntervalMillis / 4)),
+    timeoutMillis: Math.max(500, Math.floor(config.staleAfterMillis / 2)),
+  });
+  follower.start();
   const gossip = new Gossip({
     peers: config.peers,
     committee,
     self: key.publicKey,
-    store,
+    certifier,
     log,
     metrics,
     intervalMillis: config.gossipIntervalMillis,
     pageLimit: Math.min(config.maxPage, 256),
-    maxPagesPerRound: 8,
+    maxPagesPerRound: 16,
     timeoutMillis: 2000,
+    perSignerPerSecond: config.gossipPerSignerPerSecond,
+    onEntry: (entry) => settler.track(entry),
+    onStoreLoss: (reason) => {
+      log.error("store loss detected: signing stops until recovery ends", { reason });
+      certifier.storeLossDetected(reason, restartClock);
+    },
   });
   gossip.start();
+  settler.start();
 
   const service = sidecarService({
     name: config.name,
     committee,
-    signer,
+    publicKey: key.publicKey,
+    settlementAddress: key.settlementAddress,
     peers: config.peers,
     certifier,
     store,
-    ledger,
+    chain: () => authority.chain,
     events,
     metrics,
     maxPage: config.maxPage,
@@ -129,30 +236,28 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   const routes = (router: Parameters<Parameters<typeof serveConnect>[0]["routes"]>[0]) =>
     router.service(FastPaySidecar, service);
   const fastSubmit = submitFastPath({ certifier, metrics }, config.maxBodyBytes);
-  const fallback = (request: Request) => {
+  const fallback = async (request: Request) => {
     const fast = fastSubmit(request);
-    if (fast !== undefined) return fast;
+    if (fast !== undefined) return await fast;
     const path = new URL(request.url).pathname;
     if (path === "/healthz") {
-      const head = ledger.head;
+      const head = authority.chain;
+      const stale = head === undefined ||
+        Date.now() - Number(head.headerMillis) > config.staleAfterMillis;
       return Response.json(
-        head
-          ? { status: "ok", name: config.name, head: { height: String(head.height) } }
-          : { status: "unavailable", name: config.name, reason: "chain view is not ready" },
-        { status: head ? 200 : 503 },
+        {
+          status: stale ? "unavailable" : "ok",
+          name: config.name,
+          gate: authority.gate.kind,
+          ...(head ? { head: { height: head.height.toString(), time: head.time.toString() } } : {}),
+        },
+        { status: stale ? 503 : 200 },
       );
     }
     if (path === "/metrics") {
       metrics.commits(store.drainCommitMillis());
-      const head = ledger.head;
-      if (head) {
-        metrics.head(
-          head.height,
-          Math.max(0, Date.now() / 1000 - Number(head.timestampMillis) / 1000),
-        );
-      }
-      return new Response(metrics.render(), {
-        headers: { "content-type": "text/plain; version=0.0.4" },
+      return new Response(await metrics.render(), {
+        headers: { "content-type": metrics.contentType },
       });
     }
     return undefined;
@@ -162,6 +267,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     routes,
     readMaxBytes: config.maxBodyBytes,
     fallback,
+    corsOrigins: config.corsOrigins,
   })];
   if (config.grpcListen) {
     listeners.push(
@@ -174,11 +280,17 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     name: config.name,
     url: url(listeners[0]),
     ...(listeners[1] ? { grpc: url(listeners[1]) } : {}),
-    pubkey: bytesToHex(key.publicKey),
+    pubkey,
+    settlement_address: key.settlementAddress,
     chain_id: committee.chainId,
     epoch: committee.epoch,
+    vault: committee.vault,
+    max_validity_ms: vault.maxValidity,
+    margin_ms: config.marginMillis,
+    stale_after_ms: config.staleAfterMillis,
+    gate: gate.kind,
+    settler: settlerAccount?.address ?? null,
     peers: config.peers,
-    secp256k1,
   });
 
   let stopped: Promise<void> | undefined;
@@ -187,9 +299,10 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     ...(listeners[1] ? { grpcUrl: url(listeners[1]) } : {}),
     stop: () =>
       stopped ??= (async () => {
-        await Promise.all(listeners.map((l) => l.close()));
+        await Promise.allSettled(listeners.map((l) => l.close()));
         await gossip.stop();
-        await chain.stop();
+        await settler.stop();
+        await follower.stop();
         store.close();
         log.info("sidecar stopped", { name: config.name });
       })(),

@@ -23,10 +23,11 @@
  */
 import { type Address, bytesToHex, type Hex, zeroAddress } from "viem";
 import {
-  type Certificate as ClientCertificate,
+  type Certificate,
+  type CertifiedOrder,
   isTip20Address,
   NO_PARENT,
-  type QuorumCertificate as ClientQuorumCertificate,
+  type QuorumCertificate,
   type RejectCode,
   type SignedOrder,
   type VaultEvent,
@@ -43,11 +44,6 @@ import {
   type Slot,
   unsettledCount,
 } from "./lane.ts";
-
-/** A certificate of one epoch. */
-export type Certificate = ClientCertificate & { readonly epoch: bigint };
-/** A QC of one epoch. */
-export type QuorumCertificate = ClientQuorumCertificate & { readonly epoch: bigint };
 
 /** What the authority is configured with; `maxValidity` is the vault's immutable W. */
 export interface AuthorityConfig {
@@ -105,13 +101,6 @@ export interface VaultEpoch {
   readonly epoch: bigint;
   /** Chain time (ms) before which the epoch's own sidecars sign nothing. */
   readonly graceEnd: bigint;
-}
-
-/** A verified order with a verified QC of this sidecar's epoch. */
-export interface CertifiedOrder {
-  readonly signed: SignedOrder;
-  readonly txHash: Hex;
-  readonly qc: QuorumCertificate;
 }
 
 /** A submission whose payer signature (rule 1) and QCs the driver already verified. */
@@ -176,6 +165,18 @@ export class Writes {
       slot: lane.slots.get(seq),
     });
   }
+}
+
+/** A lane as `GetLane` reports it. */
+export interface LaneView {
+  readonly appliedPrefix: bigint;
+  /** The order a certificate or QC locks the next seq to. */
+  readonly locked?: Hex;
+  /** This sidecar's certificate at the next seq. */
+  readonly own?: Certificate;
+  readonly chainTime: bigint;
+  readonly balance: bigint;
+  readonly available: bigint;
 }
 
 /** The outcome of {@linkcode Authority.handle}. */
@@ -730,6 +731,51 @@ export class Authority {
     w.board.push({ kind: "certificate", signed: c.signed, certificate: c.certificate });
     w.slot(lane, o.seq);
     return { kind: "done", kept: true, writes: w };
+  }
+
+  /** A lane as `GetLane` reports it: what the next order there will be judged against. */
+  laneView(
+    payer: Address,
+    token: Address,
+  ): { kind: "need"; keys: Key[] } | { kind: "lane"; view: LaneView } {
+    const need = this.missing([{ kind: "lane", payer, token }]);
+    if (need.length > 0) return { kind: "need", keys: need };
+    const lane = this.#lane(payer, token);
+    const chainTime = this.#chain?.time ?? 0n;
+    const slot = lane.slots.get(lane.header.prefix);
+    const own = slot?.orders.find((r) => r.own?.epoch === this.#c.epoch)?.own;
+    const locked = lockedOther(slot, NO_PARENT);
+    return {
+      kind: "lane",
+      view: {
+        appliedPrefix: lane.header.prefix,
+        ...(locked ? { locked } : {}),
+        ...(own ? { own } : {}),
+        chainTime,
+        balance: lane.header.balance,
+        available: available(lane, chainTime),
+      },
+    };
+  }
+
+  /**
+   * Whether this store may have lost a certificate of this key for `txHash` (found on a peer's
+   * board): its lane shows neither that certificate nor a reason it went (the key applied or
+   * settled).
+   */
+  lacksOwn(
+    signed: SignedOrder,
+    txHash: Hex,
+  ): { kind: "need"; keys: Key[] } | { kind: "done"; lacks: boolean } {
+    const o = signed.order;
+    const need = this.missing([{ kind: "lane", payer: o.payer, token: o.token }]);
+    if (need.length > 0) return { kind: "need", keys: need };
+    const lane = this.#lane(o.payer, o.token);
+    const slot = lane.slots.get(o.seq);
+    if (o.seq < lane.header.prefix || slot?.settled !== undefined) {
+      return { kind: "done", lacks: false };
+    }
+    return { kind: "done", lacks: !slot?.orders.some((r) => r.txHash === txHash && r.own) };
   }
 
   // ---- the gate -----------------------------------------------------------------------------

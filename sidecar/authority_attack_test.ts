@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
-import { orderTxHash, type PaymentOrder, type VaultEvent } from "@allegro/client";
+import { type Certificate, orderTxHash, type PaymentOrder, type VaultEvent } from "@allegro/client";
 import type {
   Authority,
   Block,
-  Certificate,
   ChainView,
   Decision,
   Key,
@@ -204,6 +203,7 @@ function foreignCert(o: PaymentOrder, i: number): Certificate {
     txHash: orderTxHash(o),
     effectsHash: s.effectsHash,
     signature: new Uint8Array(64),
+    attestation: new Uint8Array(65),
     createdUnixMillis: T0,
     epoch: 1n,
   };

@@ -529,6 +529,7 @@ function fakeCert(o: PaymentOrder, i: number) {
     txHash: orderTxHash(o),
     effectsHash: s.effectsHash,
     signature: new Uint8Array(64),
+    attestation: new Uint8Array(65),
     createdUnixMillis: T0,
     epoch: 1n,
   };

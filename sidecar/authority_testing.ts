@@ -8,10 +8,12 @@
  */
 import { type Address, bytesToHex, type Hex } from "viem";
 import {
+  type CertifiedOrder,
   NO_PARENT,
   orderEffectsHash,
   orderTxHash,
   type PaymentOrder,
+  type QuorumCertificate,
   type SignedOrder,
   type VaultEvent,
 } from "@allegro/client";
@@ -19,11 +21,9 @@ import {
   Authority,
   type AuthorityConfig,
   type Block,
-  type CertifiedOrder,
   type Decision,
   type Gate,
   type Key,
-  type QuorumCertificate,
   type Submission,
 } from "./authority.ts";
 

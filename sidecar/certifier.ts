@@ -1,297 +1,249 @@
 /**
- * The certifier: the thin shell around {@linkcode decide}. It prepares a submission, loads the
- * sender's state from the store and the chain, decides under the sender's lock, reserves the
- * outcome in the ledger, signs, and returns the certificate only once the store committed it.
+ * The certifier: the driver around the {@linkcode Authority}. It verifies what the authority
+ * must not verify itself (the payer's signature — rule 1 —, every QC and foreign certificate
+ * against the committee), runs one authority step at a time (loading the keys it asks for from
+ * the store), queues the step's writes for commit in decision order, and answers only once they
+ * are durable. When a commit fails, the store has the authority forget its memory before anything
+ * else is decided, and every step queued after it fails too.
  *
  * @module
  */
-import { bytesToHex, type Hex } from "viem";
+import { type Address, bytesToHex, type Hex } from "viem";
 import {
   AllegroError,
   type Certificate,
-  type CertificateSigner,
+  type CertifiedOrder,
+  type Committee,
+  NO_PARENT,
+  orderEffectsHash,
+  orderTxHash,
+  parentProblem,
+  type QuorumCertificate,
   type RejectCode,
+  type SignedOrder,
+  verifyCertifiedOrder,
+  verifySignedOrder,
 } from "@allegro/client";
-import { type Certify, decide, type DecisionPolicy } from "./decide.ts";
-import { KeyedMutex } from "@allegro/server/keyed-mutex";
-import {
-  contentionId,
-  laneId,
-  type Ledger,
-  type PendingTx,
-  type RequestAnswer,
-  requestId,
-} from "./ledger.ts";
+import type { VaultBlock } from "@allegro/server/vault-follower";
+import { type Authority, type Key, type LaneView, type Submission, Writes } from "./authority.ts";
 import type { Store } from "./store.ts";
-import {
-  type PrepareContext,
-  prepareSubmission,
-  type Submission,
-  type SubmissionRequest,
-} from "./submission.ts";
 
-/** What the chain side must provide: fetch an account's balances and lane nonce into the ledger. */
-export interface AccountTracker {
-  /** Makes `ledger` hold the chain balances of `tokens` and the nonce of the lane; may throw. */
-  track(account: Hex, tokens: readonly Hex[], nonceKey: Uint8Array): Promise<void>;
+/** What a submission carries, decoded from the wire but not yet verified. */
+export interface SubmissionRequest {
+  readonly signed: SignedOrder;
+  readonly laneQcs: readonly { signed: SignedOrder; qc: QuorumCertificate }[];
+  readonly parent?: { signed: SignedOrder; qc: QuorumCertificate };
 }
 
 /** The answer to one submission. */
 export type Answer =
-  | {
-    readonly txHash?: Uint8Array;
-    readonly effectsHash?: Uint8Array;
-    readonly certificate: Certificate;
-  }
-  | {
-    readonly txHash?: Uint8Array;
-    readonly effectsHash?: Uint8Array;
-    readonly reject: { readonly code: RejectCode; readonly message: string };
-  };
+  & { readonly txHash?: Uint8Array; readonly effectsHash?: Uint8Array }
+  & (
+    | { readonly certificate: Certificate; readonly confirmation: boolean }
+    | { readonly reject: { readonly code: RejectCode; readonly message: string } }
+  );
 
-/** Everything the certifier works with. */
-export interface CertifierOptions {
-  readonly ledger: Ledger;
-  readonly store: Store;
-  readonly signer: CertificateSigner;
-  readonly tracker: AccountTracker;
-  readonly prepare: PrepareContext;
-  readonly policy: DecisionPolicy;
-  /** Wall clock for certificate timestamps. */
-  readonly now?: () => bigint;
-  /** Most entries kept per ledger cache (locks, nonces, consumed parents, requests). */
-  readonly maxCachedEntries?: number;
+/** What the certifier tells the rest of the sidecar about. */
+export interface CertifierHooks {
+  /** A certificate this sidecar issued (once durable), or a verified QC it was sent. */
+  readonly seen?: (
+    entry:
+      & { signed: SignedOrder; txHash: Hex }
+      & (
+        | { certificate: Certificate; qc?: undefined }
+        | { qc: QuorumCertificate; certificate?: undefined }
+      ),
+  ) => void;
+  /** A block was applied and stored. */
+  readonly applied?: (block: VaultBlock) => void;
 }
 
-const DEFAULT_CACHE_LIMIT = 100_000;
-
-const unavailable = (message: string) => new AllegroError("TEMPORARY_UNAVAILABLE", message);
+/** Most lane QCs one submission may carry; more are ignored. */
+const MAX_LANE_QCS = 32;
 
 /**
- * Certifies payments, at most one per contention key, ever.
+ * The driver.
  *
  * @example
  * ```ts ignore
- * const certifier = new Certifier({ ledger, store, signer, tracker, prepare, policy });
+ * const certifier = new Certifier(authority, store, committee);
  * const answer = await certifier.submit(request);
  * ```
  */
 export class Certifier {
-  readonly #o: CertifierOptions;
-  readonly #senders = new KeyedMutex();
-  readonly #now: () => bigint;
+  readonly #authority: Authority;
+  readonly #store: Store;
+  readonly #committee: Committee;
+  readonly #hooks: CertifierHooks;
+  readonly #maxCached: number;
+  /** Authority steps run one at a time (their loads included); commits are pipelined. */
+  #turn: Promise<unknown> = Promise.resolve();
 
-  constructor(options: CertifierOptions) {
-    this.#o = options;
-    this.#now = options.now ?? (() => BigInt(Date.now()));
+  constructor(
+    authority: Authority,
+    store: Store,
+    committee: Committee,
+    options: { hooks?: CertifierHooks; maxCachedLanes?: number } = {},
+  ) {
+    this.#authority = authority;
+    this.#store = store;
+    this.#committee = committee;
+    this.#hooks = options.hooks ?? {};
+    this.#maxCached = options.maxCachedLanes ?? 100_000;
+    store.onFailure = (durable) => authority.reset(durable);
   }
 
-  /** Decides one submission; never throws for a reject, only answers it. */
+  /** Decides one submission; a reject is an answer, never an exception. */
   async submit(request: SubmissionRequest): Promise<Answer> {
-    let s: Submission;
+    let signed: SignedOrder;
     try {
-      s = await prepareSubmission(request, this.#o.prepare);
+      signed = await verifySignedOrder(request.signed);
     } catch (e) {
-      return rejectAnswer(e);
+      return rejectOf(e);
     }
-    const hashes = { txHash: s.txHash, effectsHash: s.effectsHash };
+    const o = signed.order;
+    const txHash = orderTxHash(o);
+    const hashes = { txHash, effectsHash: orderEffectsHash(o) };
+    const submission: Submission = {
+      signed,
+      txHash: bytesToHex(txHash),
+      effectsHash: hashes.effectsHash,
+      laneQcs: await this.#verifiedLaneQcs(request.laneQcs, signed),
+      ...(request.parent && o.parent !== NO_PARENT
+        ? { parent: await this.#verifiedParent(request.parent, signed) }
+        : {}),
+    };
+    let decision;
     try {
-      const { certificate } = await this.#decide(s);
-      return { ...hashes, certificate: await certificate };
+      decision = await this.#step((now) => this.#authority.handle(submission, now));
     } catch (e) {
-      return { ...hashes, ...rejectAnswer(e) };
+      return { ...hashes, ...rejectOf(e) };
     }
+    for (const qc of submission.laneQcs) this.#hooks.seen?.(qc);
+    if (submission.parent?.ok) this.#hooks.seen?.(submission.parent.certified);
+    if (decision.kind === "reject") return { ...hashes, reject: decision };
+    const confirmation = decision.kind === "certify" && decision.confirmation;
+    if (decision.kind === "certify" && !confirmation) {
+      this.#hooks.seen?.({ signed, txHash: submission.txHash, certificate: decision.certificate });
+    }
+    return { ...hashes, certificate: decision.certificate, confirmation };
+  }
+
+  /** Applies blocks in order, each stored before the next. */
+  async applyBlocks(blocks: readonly VaultBlock[]): Promise<void> {
+    for (const block of blocks) {
+      await this.#step((now) => this.#authority.apply(block, now));
+      this.#hooks.applied?.(block);
+    }
+  }
+
+  /** Takes another validator's certificate (verified here) as a lock; whether it was kept. */
+  async observe(signed: SignedOrder, certificate: Certificate): Promise<boolean> {
+    const txHash = bytesToHex(certificate.txHash);
+    const result = await this.#step(() => this.#authority.observe({ signed, txHash, certificate }));
+    return result.kept;
+  }
+
+  /** Applies a QC'd order already verified against the committee. */
+  async confirm(certified: CertifiedOrder): Promise<void> {
+    await this.#step(() => this.#authority.confirm(certified));
+  }
+
+  /** Store loss was found (a peer holds a certificate of this key the store lacks). */
+  storeLossDetected(reason: string, restartClock: bigint): void {
+    this.#authority.storeLossDetected(reason, restartClock);
+  }
+
+  /** The lane as `GetLane` reports it. */
+  async lane(payer: Address, token: Address): Promise<LaneView> {
+    const result = await this.#step(() => this.#authority.laneView(payer, token));
+    return result.view;
+  }
+
+  /** Whether this store lacks its own certificate for an order (found on a peer's board). */
+  async lacksOwn(signed: SignedOrder, txHash: Hex): Promise<boolean> {
+    return (await this.#step(() => this.#authority.lacksOwn(signed, txHash))).lacks;
+  }
+
+  /** A peer's board was read to its end; persists what opening the gate writes. */
+  async boardPulled(peer: string): Promise<void> {
+    await this.#step((now) => ({
+      kind: "done" as const,
+      writes: this.#authority.boardPulled(peer, now),
+    }));
   }
 
   /**
-   * Loads, decides and reserves under the sender's lock; returns the certificate to await
-   * (wrapped, so the lock is released before the commit and the sender's next request can be
-   * decided while this one is being stored).
+   * Runs one authority step after every earlier one: loads the keys it asks for, queues its
+   * writes, then waits for them outside the turn, so the next step need not wait for the disk.
    */
-  #decide(s: Submission): Promise<{ certificate: Promise<Certificate> }> {
-    const sender = s.payment.sender.toLowerCase() as Hex;
-    return this.#senders.run(sender, async () => {
-      await this.#load(s, sender);
-      const decision = decide(this.#o.ledger, s, this.#o.policy);
-      if (decision.kind === "replay") return { certificate: decision.certificate };
-      if (decision.kind === "reject") {
-        await this.#rememberReject(s, sender, decision.code, decision.message);
-        throw new AllegroError(decision.code, decision.message);
-      }
-      return { certificate: this.#certify(s, decision) };
-    });
-  }
-
-  /** Fills the ledger's caches for this submission from the store and the chain. */
-  async #load(s: Submission, sender: Hex): Promise<void> {
-    const { ledger, store, tracker } = this.#o;
-    const p = s.payment;
-    try {
-      const lockId = contentionId(sender, p.nonceKey, p.nonceSeq);
-      const lane = laneId(sender, p.nonceKey);
-      const parentTxHash = s.parent?.ok ? s.parent.credit.txHash : undefined;
-      const parent = parentTxHash && bytesToHex(parentTxHash);
-      const request = s.clientRequestId === undefined
-        ? undefined
-        : requestId(sender, s.clientRequestId);
-      const [nonce, consumed, stored] = await Promise.all([
-        ledger.localNonces.has(lane) ? undefined : store.getNonce(sender, p.nonceKey),
-        parentTxHash === undefined || ledger.consumed.has(parent!)
-          ? undefined
-          : store.getConsumed(parentTxHash),
-        request === undefined || ledger.requests.has(request)
-          ? undefined
-          : store.getRequest(sender, s.clientRequestId!),
-      ]);
-      if (nonce !== undefined && !ledger.localNonces.has(lane)) ledger.localNonces.set(lane, nonce);
-      if (!ledger.locks.has(lockId)) {
-        // A lock is only ever written with its lane's next nonce past it, in one commit: below
-        // the next nonce there may be a lock to read, at or above it there is none.
-        const next = ledger.localNonces.get(lane);
-        const lock = next == null || next <= p.nonceSeq
-          ? null
-          : await store.getLock(sender, p.nonceKey, p.nonceSeq);
-        if (!ledger.locks.has(lockId)) {
-          ledger.locks.set(
-            lockId,
-            lock && { txHash: lock.txHash, certificate: Promise.resolve(lock.certificate) },
-          );
+  async #step<T extends { kind: string; writes?: Writes }>(
+    run: (now: bigint) => T,
+  ): Promise<Exclude<T, { kind: "need" }>> {
+    let commit: Promise<void> = Promise.resolve();
+    const turn = this.#turn.then(async () => {
+      for (let round = 0; round < 8; round++) {
+        const result = run(BigInt(Date.now()));
+        if (result.kind !== "need") {
+          // Even a step that writes nothing waits for the commits before it: a certificate
+          // replayed from memory leaves only once the commit that stored it succeeded.
+          commit = this.#store.commit(result.writes ?? new Writes());
+          this.#trim();
+          return result as Exclude<T, { kind: "need" }>;
         }
+        const keys = (result as unknown as { keys: readonly Key[] }).keys;
+        const values = await Promise.all(keys.map((key) => this.#store.read(key)));
+        keys.forEach((key, i) => this.#authority.load(key, values[i]));
       }
-      if (parent && consumed !== undefined && !ledger.consumed.has(parent)) {
-        ledger.consumed.set(parent, consumed);
-      }
-      if (request !== undefined && stored !== undefined && !ledger.requests.has(request)) {
-        ledger.requests.set(request, stored && this.#requestAnswer(stored, sender, s));
-      }
+      throw new AllegroError("TEMPORARY_UNAVAILABLE", "state kept changing while it was loaded");
+    });
+    this.#turn = turn.catch(() => {});
+    const result = await turn;
+    await commit.catch((e) => {
+      throw new AllegroError(
+        "TEMPORARY_UNAVAILABLE",
+        `store is not available: ${(e as Error).message}`,
+      );
+    });
+    return result;
+  }
+
+  #trim(): void {
+    if (this.#authority.cachedLanes > this.#maxCached) {
+      this.#authority.trim(this.#maxCached, (key) => this.#store.pending(key));
+    }
+  }
+
+  async #verifiedLaneQcs(
+    laneQcs: SubmissionRequest["laneQcs"],
+    signed: SignedOrder,
+  ): Promise<CertifiedOrder[]> {
+    const o = signed.order;
+    const mine = laneQcs.slice(0, MAX_LANE_QCS).filter((q) =>
+      q.signed.order.payer === o.payer && q.signed.order.token === o.token &&
+      q.signed.order.seq < o.seq
+    );
+    const verified = await Promise.all(
+      mine.map((q) => verifyCertifiedOrder(this.#committee, q).catch(() => undefined)),
+    );
+    return verified.filter((q) => q !== undefined);
+  }
+
+  async #verifiedParent(
+    parent: NonNullable<SubmissionRequest["parent"]>,
+    signed: SignedOrder,
+  ): Promise<Submission["parent"]> {
+    try {
+      const certified = await verifyCertifiedOrder(this.#committee, parent);
+      const problem = parentProblem(signed.order, certified.signed.order);
+      return problem === undefined ? { ok: true, certified } : { ok: false, message: problem };
     } catch (e) {
-      throw unavailable(`store is not ready: ${(e as Error).message}`);
+      return { ok: false, message: (e as Error).message };
     }
-    if (ledger.head !== undefined) {
-      const tokens = [...new Set([p.asset.toLowerCase() as Hex, s.maxFee.token])];
-      await tracker.track(sender, tokens, p.nonceKey);
-      if (s.parent?.ok) await tracker.track(s.parent.credit.sender, [], s.parent.credit.nonceKey);
-    }
-  }
-
-  /** A stored request answer: a reject, or the certificate behind the contention lock. */
-  #requestAnswer(
-    stored: { txHash: Uint8Array; reject?: { code: RejectCode; message: string } },
-    sender: Hex,
-    s: Submission,
-  ): RequestAnswer {
-    if (stored.reject) return { txHash: stored.txHash, reject: stored.reject };
-    const p = s.payment;
-    const certificate = this.#o.store.getLock(sender, p.nonceKey, p.nonceSeq).then((lock) => {
-      if (lock === null) throw unavailable("stored request answer lost its certificate");
-      return lock.certificate;
-    });
-    return { txHash: stored.txHash, certificate };
-  }
-
-  async #rememberReject(s: Submission, sender: Hex, code: RejectCode, message: string) {
-    if (s.clientRequestId === undefined || code === "TEMPORARY_UNAVAILABLE") return;
-    const id = requestId(sender, s.clientRequestId);
-    if (this.#o.ledger.requests.get(id)) return;
-    const reject = { code, message };
-    this.#o.ledger.requests.set(id, { txHash: s.txHash, reject });
-    await this.#o.store.rememberReject({
-      kind: "reject",
-      sender,
-      clientRequestId: s.clientRequestId,
-      txHash: s.txHash,
-      ...reject,
-    });
-  }
-
-  /**
-   * Reserves the certification in the ledger at once (so the next decision for this sender sees
-   * it), then signs and commits; the returned promise settles only after the commit.
-   */
-  #certify(s: Submission, plan: Certify): Promise<Certificate> {
-    const { ledger, store, signer } = this.#o;
-    const p = s.payment;
-    const lockId = contentionId(plan.sender, p.nonceKey, p.nonceSeq);
-    const lane = laneId(plan.sender, p.nonceKey);
-    const request = s.clientRequestId === undefined
-      ? undefined
-      : requestId(plan.sender, s.clientRequestId);
-    const pending: PendingTx = {
-      txHash: s.txHash,
-      chainTxHash: s.chainTxHash,
-      rawTx: p.rawTx,
-      sender: plan.sender,
-      nonceKey: p.nonceKey,
-      nonceSeq: p.nonceSeq,
-      validBeforeMillis: p.validBeforeMillis,
-      debits: plan.debits,
-      ...(plan.credit ? { credit: plan.credit } : {}),
-      ...(s.parent?.ok ? { parentRawTx: s.parent.credit.rawTx } : {}),
-    };
-
-    const certificate = (async () => {
-      const cert = await signer.sign(s.txHash, s.effectsHash, this.#now());
-      await store.certify({
-        kind: "certify",
-        certificate: cert,
-        sender: plan.sender,
-        nonceKey: p.nonceKey,
-        nonceSeq: p.nonceSeq,
-        pending,
-        ...(s.clientRequestId === undefined ? {} : { clientRequestId: s.clientRequestId }),
-        entry: {
-          certificate: cert,
-          signedTx: p.rawTx,
-          parentQcHash: s.parentQcHash ?? new Uint8Array(),
-          sender: plan.sender,
-          recipient: p.recipient.toLowerCase() as Hex,
-          amount: p.amount,
-          asset: p.asset.toLowerCase() as Hex,
-          nonceKey: p.nonceKey,
-          nonceSeq: p.nonceSeq,
-          validBeforeMillis: p.validBeforeMillis,
-        },
-      });
-      return cert;
-    })();
-
-    const parent = plan.credit && bytesToHex(plan.credit.parentTxHash);
-    ledger.locks.set(lockId, { txHash: s.txHash, certificate });
-    ledger.localNonces.set(lane, plan.nextNonce);
-    ledger.addPending(pending);
-    if (parent) ledger.consumed.set(parent, s.txHash);
-    if (request !== undefined) ledger.requests.set(request, { txHash: s.txHash, certificate });
-    // Not durable yet: these entries must stay in memory until the commit settles.
-    const pins = () => {
-      ledger.locks.pin(lockId);
-      ledger.localNonces.pin(lane);
-      if (parent) ledger.consumed.pin(parent);
-      if (request !== undefined) ledger.requests.pin(request);
-    };
-    const unpin = () => {
-      ledger.locks.unpin(lockId);
-      ledger.localNonces.unpin(lane);
-      if (parent) ledger.consumed.unpin(parent);
-      if (request !== undefined) ledger.requests.unpin(request);
-      ledger.trimCaches(this.#o.maxCachedEntries ?? DEFAULT_CACHE_LIMIT);
-    };
-    pins();
-    certificate.then(unpin, unpin);
-
-    return certificate.catch((e) => {
-      // Never durable, never returned: undo the reservation so the key stays free.
-      ledger.locks.delete(lockId);
-      const next = ledger.localNonces.get(lane);
-      if (next != null && next > p.nonceSeq) ledger.localNonces.set(lane, p.nonceSeq);
-      ledger.removePending(bytesToHex(s.txHash));
-      if (parent) ledger.consumed.delete(parent);
-      if (request !== undefined) ledger.requests.delete(request);
-      throw unavailable(`certificate could not be stored: ${(e as Error).message}`);
-    });
   }
 }
 
-function rejectAnswer(e: unknown): { reject: { code: RejectCode; message: string } } {
+function rejectOf(e: unknown): { reject: { code: RejectCode; message: string } } {
   if (e instanceof AllegroError) return { reject: { code: e.code, message: e.message } };
   throw e;
 }

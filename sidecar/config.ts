@@ -24,20 +24,26 @@ export interface SidecarConfig {
   readonly key: string;
   readonly committee: string;
   readonly kv: string;
+  readonly firstStart: boolean;
   readonly rpcUrl: string;
   readonly peers: readonly string[];
+  readonly corsOrigins: readonly string[];
+  readonly blockIntervalMillis: number;
+  /** S: a chain view whose newest header is older than this by the local clock is stale. */
+  readonly staleAfterMillis: number;
+  /** M: how far past chain time `validBefore` must lie. */
+  readonly marginMillis: number;
+  readonly settlerKey?: string;
+  readonly feeToken: `0x${string}`;
+  /** D: how long an order stays unsettled before this sidecar settles it. */
+  readonly settleDelayMillis: number;
   readonly gossipIntervalMillis: number;
-  readonly expiryWindowMillis: bigint;
-  readonly minValidityMillis: bigint;
-  readonly minGas: bigint;
+  readonly gossipWindow: number;
+  readonly gossipPerSignerPerSecond: number;
+  readonly maxUnsettledPerLane: number;
   readonly maxBodyBytes: number;
   readonly maxPage: number;
-  readonly maxTrackedAccounts: number;
-  readonly maxCachedEntries: number;
-  readonly maxGossipPerSigner: number;
-  readonly requestTtlMillis: number;
-  readonly maxBatch: number;
-  readonly staleAfterMillis: number;
+  readonly maxCachedLanes: number;
 }
 
 /** Every `sidecar run` option, in `--help` order. */
@@ -60,7 +66,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     flag: "key",
     kind: "string",
     required: true,
-    help: "key file written by `sidecar keygen` (mode 0600)",
+    help: "validator key file written by `sidecar keygen` (mode 0600)",
   },
   COMMITTEE_OPTION,
   {
@@ -70,48 +76,99 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     help: "Deno KV database path (created if missing)",
   },
   {
+    flag: "first-start",
+    kind: "bool",
+    default: "false",
+    help: "declare that this key never signed: an empty store is then not a store loss",
+  },
+  {
     flag: "rpc-url",
     kind: "url",
     required: true,
-    help: "Tempo JSON-RPC endpoint, ws:// (newHeads) or http://",
+    protocols: ["http:", "https:"],
+    help: "Tempo JSON-RPC endpoint (http or https)",
+  },
+  { flag: "peers", kind: "urls", default: "", help: "comma-separated sidecar URLs to gossip with" },
+  {
+    flag: "cors-origins",
+    kind: "list",
+    default: "*",
+    help: "origins browsers may call from (comma-separated, * for any, empty for none)",
   },
   {
-    flag: "peers",
-    kind: "urls",
-    default: "",
-    help: "comma-separated sidecar URLs to gossip with (default: none)",
+    flag: "block-interval-ms",
+    kind: "int",
+    default: "1000",
+    min: 50,
+    max: 600_000,
+    help: "the chain's block interval, the unit of the defaults below",
+  },
+  {
+    flag: "stale-after-ms",
+    kind: "int",
+    min: 100,
+    max: 3_600_000,
+    help:
+      "S: the chain view is stale once its newest header is this old [default: 3 block intervals + 1 s]",
+  },
+  {
+    flag: "margin-ms",
+    kind: "int",
+    min: 100,
+    max: 3_600_000,
+    help:
+      "M: validBefore must lie this far past chain time; > S + D + one block [default: S + D + 2 blocks]",
+  },
+  {
+    flag: "settler-key",
+    kind: "string",
+    help: "account key file that sends settlements (not the settlement key); none: no settling",
+  },
+  {
+    flag: "fee-token",
+    kind: "string",
+    default: "0x20c0000000000000000000000000000000000000",
+    help: "TIP-20 the settler pays fees in",
+  },
+  {
+    flag: "settle-delay-ms",
+    kind: "int",
+    min: 0,
+    max: 3_600_000,
+    help:
+      "D: settle what is still unsettled this long after it was seen [default: 2 block intervals]",
   },
   {
     flag: "gossip-interval-ms",
     kind: "int",
-    default: "500",
+    default: "250",
     min: 10,
     max: 3_600_000,
     help: "pause between gossip rounds",
   },
   {
-    flag: "expiry-window-ms",
+    flag: "gossip-window",
     kind: "int",
-    default: "3600000",
-    min: 1000,
-    max: 30 * 86_400_000,
-    help: "how far past the head's time validBefore may be",
+    default: "16",
+    min: 1,
+    max: 4096,
+    help: "seqs past a lane's applied prefix whose foreign certificates are kept as locks",
   },
   {
-    flag: "min-validity-ms",
+    flag: "gossip-per-signer",
     kind: "int",
-    default: "10000",
-    min: 0,
-    max: 3_600_000,
-    help: "how far past the head's time validBefore must at least be",
+    default: "500",
+    min: 1,
+    max: 1_000_000,
+    help: "new entries taken from peers per foreign signer per second",
   },
   {
-    flag: "min-gas",
+    flag: "max-unsettled-per-lane",
     kind: "int",
-    default: "100000",
-    min: 21000,
-    max: 30_000_000,
-    help: "least gas limit accepted (a payment uses up to ~95k)",
+    default: "64",
+    min: 1,
+    max: 10_000,
+    help: "orders one lane may have counting against its balance before new ones wait",
   },
   {
     flag: "max-body-bytes",
@@ -127,55 +184,15 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "1000",
     min: 1,
     max: 10_000,
-    help: "most certificates in one bulletin-board response",
+    help: "most entries in one bulletin-board response",
   },
   {
-    flag: "max-tracked-accounts",
+    flag: "max-cached-lanes",
     kind: "int",
     default: "100000",
-    min: 1,
-    max: 10_000_000,
-    help: "most accounts whose balances are followed",
-  },
-  {
-    flag: "max-cached-entries",
-    default: "100000",
-    kind: "int",
     min: 16,
     max: 100_000_000,
-    help: "most locks, nonces, parents and request answers cached in memory, each",
-  },
-  {
-    flag: "max-gossip-per-signer",
-    kind: "int",
-    default: "1000000",
-    min: 0,
-    max: 1_000_000_000,
-    help: "most certificates kept from each other validator",
-  },
-  {
-    flag: "request-ttl-ms",
-    kind: "int",
-    default: "86400000",
-    min: 1000,
-    max: 365 * 86_400_000,
-    help: "how long client_request_id answers are kept",
-  },
-  {
-    flag: "max-batch",
-    kind: "int",
-    default: "96",
-    min: 1,
-    max: 96,
-    help: "most certifications per KV commit (fewer when Deno KV's per-commit limits bind)",
-  },
-  {
-    flag: "stale-after-ms",
-    kind: "int",
-    default: "10000",
-    min: 100,
-    max: 3_600_000,
-    help: "chain view is unavailable after this long without a new head",
+    help: "most lanes kept in memory (the rest are read from the store when needed)",
   },
 ];
 
@@ -186,7 +203,7 @@ export function runHelp(): string {
 
 /**
  * Reads `sidecar run` flags and the optional config file into a validated
- * {@linkcode SidecarConfig}; throws {@linkcode ConfigError} naming the option.
+ * {@linkcode SidecarConfig}; throws {@linkcode ConfigError} naming the option and the value.
  *
  * @example
  * ```ts
@@ -194,14 +211,28 @@ export function runHelp(): string {
  *
  * const config = await parseRunConfig([
  *   "--name", "dave", "--key", "dave.key", "--committee", "committee.json",
- *   "--kv", "dave.kv", "--rpc-url", "ws://127.0.0.1:8545",
+ *   "--kv", "dave.kv", "--rpc-url", "http://127.0.0.1:8545",
  * ]);
- * console.log(config.listen.port); // 7001
+ * console.log(config.listen.port, config.staleAfterMillis, config.marginMillis); // 7001 4000 8000
  * ```
  */
 export async function parseRunConfig(args: readonly string[]): Promise<SidecarConfig> {
   const o = await readOptions(args, RUN_OPTIONS, "sidecar run");
   const grpcListen = o.address("grpc-listen");
+  const block = o.int("block-interval-ms");
+  const stale = o.string("stale-after-ms") ? o.int("stale-after-ms") : 3 * block + 1000;
+  const delay = o.string("settle-delay-ms") ? o.int("settle-delay-ms") : 2 * block;
+  const margin = o.string("margin-ms") ? o.int("margin-ms") : stale + delay + 2 * block;
+  if (margin <= stale + delay + block) {
+    throw new ConfigError(
+      `--margin-ms ${margin} must exceed --stale-after-ms ${stale} + --settle-delay-ms ${delay} + one block (${block}): a certified order must stay settleable`,
+    );
+  }
+  const feeToken = o.string("fee-token")!;
+  if (!/^0x20c0000000000000000000[0-9a-f]{18}$/i.test(feeToken)) {
+    throw new ConfigError(`--fee-token must be a TIP-20 address (0x20c0…), got "${feeToken}"`);
+  }
+  const settlerKey = o.string("settler-key");
   return {
     name: o.string("name")!,
     listen: o.address("listen")!,
@@ -209,19 +240,22 @@ export async function parseRunConfig(args: readonly string[]): Promise<SidecarCo
     key: o.string("key")!,
     committee: o.string("committee")!,
     kv: o.string("kv")!,
+    firstStart: o.bool("first-start"),
     rpcUrl: o.url("rpc-url"),
     peers: o.urls("peers"),
+    corsOrigins: o.list("cors-origins"),
+    blockIntervalMillis: block,
+    staleAfterMillis: stale,
+    marginMillis: margin,
+    ...(settlerKey ? { settlerKey } : {}),
+    feeToken: feeToken as `0x${string}`,
+    settleDelayMillis: delay,
     gossipIntervalMillis: o.int("gossip-interval-ms"),
-    expiryWindowMillis: BigInt(o.int("expiry-window-ms")),
-    minValidityMillis: BigInt(o.int("min-validity-ms")),
-    minGas: BigInt(o.int("min-gas")),
+    gossipWindow: o.int("gossip-window"),
+    gossipPerSignerPerSecond: o.int("gossip-per-signer"),
+    maxUnsettledPerLane: o.int("max-unsettled-per-lane"),
     maxBodyBytes: o.int("max-body-bytes"),
     maxPage: o.int("max-page"),
-    maxTrackedAccounts: o.int("max-tracked-accounts"),
-    maxCachedEntries: o.int("max-cached-entries"),
-    maxGossipPerSigner: o.int("max-gossip-per-signer"),
-    requestTtlMillis: o.int("request-ttl-ms"),
-    maxBatch: o.int("max-batch"),
-    staleAfterMillis: o.int("stale-after-ms"),
+    maxCachedLanes: o.int("max-cached-lanes"),
   };
 }

@@ -12,7 +12,7 @@ const required = [
   "--kv",
   "dave.kv",
   "--rpc-url",
-  "ws://127.0.0.1:8545",
+  "http://127.0.0.1:8545",
 ];
 
 Deno.test("flags with defaults", async () => {
@@ -21,8 +21,20 @@ Deno.test("flags with defaults", async () => {
   assert.deepEqual(c.listen, { hostname: "127.0.0.1", port: 7001 });
   assert.equal(c.grpcListen, undefined);
   assert.deepEqual(c.peers, []);
-  assert.equal(c.expiryWindowMillis, 3_600_000n);
-  assert.equal(c.maxBatch, 96);
+  assert.equal(c.firstStart, false);
+  assert.deepEqual(c.corsOrigins, ["*"]);
+  // S = 3 blocks + 1 s, D = 2 blocks, M = S + D + 2 blocks, from a 1 s block interval.
+  assert.equal(c.staleAfterMillis, 4000);
+  assert.equal(c.settleDelayMillis, 2000);
+  assert.equal(c.marginMillis, 8000);
+  assert.equal(c.settlerKey, undefined);
+  const fast = await parseRunConfig([...required, "--block-interval-ms", "500", "--first-start"]);
+  assert.equal(fast.firstStart, true);
+  assert.deepEqual([fast.staleAfterMillis, fast.settleDelayMillis, fast.marginMillis], [
+    2500,
+    1000,
+    4500,
+  ]);
 });
 
 Deno.test("a config file, with flags winning", async () => {
@@ -56,8 +68,21 @@ Deno.test("bad values name the option and the value", async () => {
     [["--name", "x"], /--key is required/],
     [[...required, "--listen", "7001"], /--listen must be HOST:PORT, got "7001"/],
     [[...required, "--rpc-url", "nope"], /--rpc-url must be a URL, got "nope"/],
-    [[...required, "--max-batch", "97"], /--max-batch must be an integer in 1…96, got "97"/],
-    [[...required, "--min-gas", "5x"], /--min-gas must be an integer in 21000…30000000, got "5x"/],
+    [
+      [...required, "--rpc-url", "ftp://x"],
+      /--rpc-url must be a http or https URL, got "ftp:\/\/x"/,
+    ],
+    [[...required, "--rpc-url", "ws://127.0.0.1:8545"], /--rpc-url must be a http or https URL/],
+    [[...required, "--max-page", "0"], /--max-page must be an integer in 1…10000, got "0"/],
+    [
+      [...required, "--block-interval-ms", "5x"],
+      /--block-interval-ms must be an integer in 50…600000, got "5x"/,
+    ],
+    [
+      [...required, "--margin-ms", "5000"],
+      /--margin-ms 5000 must exceed --stale-after-ms 4000 \+ --settle-delay-ms 2000 \+ one block/,
+    ],
+    [[...required, "--fee-token", "0x1234"], /--fee-token must be a TIP-20 address/],
     [[...required, "--bogus", "1"], /bogus/],
   ];
   for (const [args, message] of cases) {

@@ -1,16 +1,16 @@
 /**
- * Lifecycle events of certified transactions (queued on chain, included, expired, failed),
- * fanned out to the streams that watch them. Bounded: a watcher that stops reading loses
- * nothing else's events, and watchers end when their transaction settles.
+ * Lifecycle events of certified orders (settlement sent, settled, expired, failed), fanned out
+ * to the streams that watch them. Bounded: a watcher that stops reading loses nothing else's
+ * events, and watchers end when their order settles.
  *
  * @module
  */
-import { bytesToHex } from "viem";
+import { bytesToHex, type Hex } from "viem";
 
-/** One on-chain lifecycle event of a certified transaction. */
+/** One on-chain lifecycle event of a certified order. */
 export interface TxEvent {
   readonly kind: "queued" | "included" | "expired" | "failed";
-  readonly txHash: Uint8Array;
+  readonly txHash: Hex;
   readonly blockHeight?: bigint;
 }
 
@@ -24,7 +24,7 @@ export interface TxEvent {
  * const events = new TxEvents();
  * const seen: string[] = [];
  * const stop = events.watch(new Uint8Array(32), (e) => seen.push(e.kind));
- * events.emit({ kind: "queued", txHash: new Uint8Array(32) });
+ * events.emit({ kind: "queued", txHash: `0x${"00".repeat(32)}` });
  * stop();
  * console.log(seen); // ["queued"]
  * ```
@@ -46,6 +46,6 @@ export class TxEvents {
 
   /** Delivers `event` to the watchers of its transaction. */
   emit(event: TxEvent): void {
-    for (const listener of this.#watchers.get(bytesToHex(event.txHash)) ?? []) listener(event);
+    for (const listener of this.#watchers.get(event.txHash.toLowerCase()) ?? []) listener(event);
   }
 }

@@ -1,28 +1,33 @@
 /**
- * Gossip: pulls every peer's bulletin board with its sequence cursor, verifies each entry
- * against the committee (transaction, hashes, signature) and stores the valid ones. A peer
- * cannot push anything: it can only serve pages, and the store bounds what it keeps per
- * foreign signer.
+ * Gossip (SPEC §6 bulletin board): pulls every peer's board with its sequence cursor (binary
+ * Connect), verifies each entry against the committee, and hands it to the certifier — another
+ * validator's certificate becomes a lock, a QC applies its order's seq. A peer cannot push
+ * anything, and what it can make this sidecar keep is bounded: a rate per foreign signer, the
+ * authority's window past each lane's prefix, and at most two orders per key.
+ *
+ * Gossip also watches for this validator's own certificates on peers' boards that its store
+ * lacks (store loss), and reports each peer's board read to its end (the restart check and the
+ * store-loss recovery wait for `min(2f + 1, n − 1)` of them).
  *
  * @module
  */
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { bytesToHex, type Hex } from "viem";
+import { bytesToHex } from "viem";
+import { LRUCache } from "lru-cache";
 import { FastPaySidecar } from "@allegro/proto";
-import { bytesEqual, type Committee, verifyBoardEntry } from "@allegro/client";
-import { Bounded } from "./caches.ts";
+import { bytesEqual, type Committee, type VerifiedEntry, verifyBoardEntry } from "@allegro/client";
 import type { Logger } from "@allegro/server/log";
+import type { Certifier } from "./certifier.ts";
 import type { SidecarMetrics } from "./metrics.ts";
-import type { GossipWrite, Store } from "./store.ts";
 
 /** Gossip settings. */
 export interface GossipOptions {
   readonly peers: readonly string[];
   readonly committee: Committee;
-  /** This sidecar's validator id: its own entries are never taken from peers. */
+  /** This sidecar's validator id. */
   readonly self: Uint8Array;
-  readonly store: Store;
+  readonly certifier: Certifier;
   readonly log: Logger;
   readonly metrics: SidecarMetrics;
   readonly intervalMillis: number;
@@ -32,10 +37,12 @@ export interface GossipOptions {
   readonly maxPagesPerRound: number;
   /** Per-request timeout. */
   readonly timeoutMillis: number;
-  /** How many stored entries are remembered so as not to verify them again (default 65,536). */
-  readonly rememberedEntries?: number;
-  /** Checks one entry (default {@linkcode verifyBoardEntry}). */
-  readonly verify?: typeof verifyBoardEntry;
+  /** New entries taken per foreign signer per second (a token bucket twice as deep). */
+  readonly perSignerPerSecond: number;
+  /** Called with each verified entry taken (the settler's candidates). */
+  readonly onEntry?: (entry: VerifiedEntry) => void;
+  /** Called when this validator's own certificate is on a peer's board but not in its store. */
+  readonly onStoreLoss?: (reason: string) => void;
 }
 
 /**
@@ -43,8 +50,9 @@ export interface GossipOptions {
  *
  * @example
  * ```ts ignore
- * const gossip = new Gossip({ peers, committee, self, store, log, metrics, intervalMillis: 500,
- *   pageLimit: 256, maxPagesPerRound: 8, timeoutMillis: 2000 });
+ * const gossip = new Gossip({ peers, committee, self, certifier, log, metrics,
+ *   intervalMillis: 500, pageLimit: 256, maxPagesPerRound: 8, timeoutMillis: 2000,
+ *   perSignerPerSecond: 200 });
  * gossip.start();
  * ```
  */
@@ -52,20 +60,16 @@ export class Gossip {
   readonly #o: GossipOptions;
   readonly #cursors = new Map<string, bigint>();
   readonly #clients = new Map<string, Client<typeof FastPaySidecar>>();
-  /**
-   * Entries (tx hash and signer) verified and stored, from any peer: every peer's board carries
-   * the certificates it gossiped too, so the same one comes from several peers.
-   */
-  readonly #stored: Bounded<true>;
-  /** Entries being verified and stored from one peer: another peer's pull skips them. */
-  readonly #inFlight = new Set<string>();
+  /** Entries (tx hash and signer, or tx hash of a QC) already taken, from any peer. */
+  readonly #seen = new LRUCache<string, true>({ max: 65_536 });
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #read = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<number> | undefined;
   #stopped = false;
 
   constructor(options: GossipOptions) {
     this.#o = options;
-    this.#stored = new Bounded(options.rememberedEntries ?? 65_536);
     for (const peer of options.peers) {
       this.#clients.set(
         peer,
@@ -81,14 +85,14 @@ export class Gossip {
     }
   }
 
-  /** Starts pulling every `intervalMillis`. */
+  /** Starts pulling every `intervalMillis` (the first round at once). */
   start(): void {
     const tick = async () => {
       this.#running = this.round();
       await this.#running;
       if (!this.#stopped) this.#timer = setTimeout(tick, this.#o.intervalMillis);
     };
-    this.#timer = setTimeout(tick, this.#o.intervalMillis);
+    this.#timer = setTimeout(tick, 0);
   }
 
   /** Stops pulling and waits for a round in progress. */
@@ -98,74 +102,96 @@ export class Gossip {
     await this.#running;
   }
 
-  /** One pull from every peer; returns how many entries were stored. */
+  /** One pull from every peer; returns how many entries were taken. */
   async round(): Promise<number> {
     const added = await Promise.all(this.#o.peers.map((peer) => this.#pull(peer)));
     return added.reduce((a, b) => a + b, 0);
   }
 
   async #pull(peer: string): Promise<number> {
-    const { committee, store, log } = this.#o;
-    const verify = this.#o.verify ?? verifyBoardEntry;
+    const { log } = this.#o;
     const client = this.#clients.get(peer)!;
     let added = 0;
     try {
-      for (let page = 0; page < this.#o.maxPagesPerRound; page++) {
+      for (let page = 0; page < this.#o.maxPagesPerRound && !this.#stopped; page++) {
         const after = this.#cursors.get(peer) ?? 0n;
         const response = await client.getBulletinBoard({
           afterSequence: after,
           limit: this.#o.pageLimit,
         });
-        const writes: GossipWrite[] = [];
-        const ids: string[] = [];
         let rejected = 0;
-        for (const entry of response.entries) {
-          if (entry.sequence <= after) continue; // a cursor never goes back
-          if (entry.certificate && bytesEqual(entry.certificate.signer, this.#o.self)) continue;
-          const id = entry.certificate &&
-            bytesToHex(entry.certificate.txHash) + bytesToHex(entry.certificate.signer);
-          if (id !== undefined && (this.#stored.get(id) || this.#inFlight.has(id))) continue;
-          if (id !== undefined) this.#inFlight.add(id);
+        for (const raw of response.entries) {
+          if (raw.sequence <= after) continue; // a cursor never goes back
+          const id = raw.certificate
+            ? bytesToHex(raw.certificate.txHash) + bytesToHex(raw.certificate.signer)
+            : raw.qc
+            ? bytesToHex(raw.qc.txHash)
+            : undefined;
+          if (id === undefined || this.#seen.has(id)) continue;
+          const cert = raw.certificate;
+          if (cert && this.#o.committee.member(cert.signer) === undefined) continue;
+          const own = cert !== undefined && bytesEqual(cert.signer, this.#o.self);
+          if (cert && !own && !this.#allowed(bytesToHex(cert.signer))) continue;
+          let entry: VerifiedEntry;
           try {
-            const v = await verify(committee, entry);
-            writes.push({
-              kind: "gossip",
-              entry: {
-                certificate: v.certificate,
-                signedTx: v.payment.rawTx,
-                parentQcHash: v.parentQcHash,
-                sender: v.payment.sender.toLowerCase() as Hex,
-                recipient: v.payment.recipient.toLowerCase() as Hex,
-                amount: v.payment.amount,
-                asset: v.payment.asset.toLowerCase() as Hex,
-                nonceKey: v.payment.nonceKey,
-                nonceSeq: v.payment.nonceSeq,
-                validBeforeMillis: v.payment.validBeforeMillis,
-              },
-            });
-            ids.push(id!);
+            entry = await verifyBoardEntry(this.#o.committee, raw);
           } catch (e) {
-            if (id !== undefined) this.#inFlight.delete(id);
-            rejected++;
-            if (rejected === 1) {
+            if (++rejected === 1) {
               log.warn("peer served an invalid entry", { peer, error: String(e) });
             }
+            continue;
           }
+          if (await this.#take(entry, own)) added++;
+          this.#seen.set(id, true);
         }
-        // Should storing fail, this peer's cursor stays: the entries come again next round.
-        const stored = await store.addGossip(writes).finally(() => {
-          for (const id of ids) this.#inFlight.delete(id);
-        });
-        for (const id of ids) this.#stored.set(id, true);
-        added += stored;
+        // Should taking an entry fail, this peer's cursor stays: the page comes again.
         const last = response.entries.at(-1)?.sequence;
         if (last !== undefined && last > after) this.#cursors.set(peer, last);
-        if (!response.hasMore || last === undefined) break;
+        if (!response.hasMore || last === undefined) {
+          if (!this.#read.has(peer)) {
+            this.#read.add(peer);
+            await this.#o.certifier.boardPulled(peer);
+          }
+          break;
+        }
       }
     } catch (e) {
       log.warn("gossip pull failed", { peer, error: String(e) });
     }
     this.#o.metrics.gossip(added);
     return added;
+  }
+
+  async #take(entry: VerifiedEntry, own: boolean): Promise<boolean> {
+    const { certifier } = this.#o;
+    if (entry.qc) {
+      await certifier.confirm({ signed: entry.signed, txHash: entry.txHash, qc: entry.qc });
+      this.#o.onEntry?.(entry);
+      return true;
+    }
+    if (own) {
+      if (await certifier.lacksOwn(entry.signed, entry.txHash)) {
+        this.#o.onStoreLoss?.(
+          `a peer's board holds this validator's certificate of order ${entry.txHash} (seq ${entry.signed.order.seq} of ${entry.signed.order.payer}), which its store lacks`,
+        );
+      }
+      return false;
+    }
+    const kept = await certifier.observe(entry.signed, entry.certificate);
+    if (kept) this.#o.onEntry?.(entry);
+    return kept;
+  }
+
+  /** A token bucket per foreign signer: `perSignerPerSecond`, bursts of twice that. */
+  #allowed(signer: string): boolean {
+    const rate = this.#o.perSignerPerSecond;
+    const now = performance.now();
+    const bucket = this.#buckets.get(signer) ?? { tokens: 2 * rate, at: now };
+    bucket.tokens = Math.min(2 * rate, bucket.tokens + ((now - bucket.at) / 1000) * rate);
+    bucket.at = now;
+    this.#buckets.set(signer, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
   }
 }

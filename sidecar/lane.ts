@@ -8,8 +8,7 @@
  * @module
  */
 import type { Address, Hex } from "viem";
-import type { SignedOrder } from "@allegro/client";
-import type { Certificate, QuorumCertificate } from "./authority.ts";
+import type { Certificate, QuorumCertificate, SignedOrder } from "@allegro/client";
 
 /** What is known of one order at its contention key. */
 export interface OrderRecord {

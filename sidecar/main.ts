@@ -5,7 +5,7 @@
  * ```sh
  * deno run -A sidecar/main.ts keygen --out dave.key
  * deno run -A sidecar/main.ts run --name dave --key dave.key --committee committee.json \
- *   --kv dave.kv --rpc-url ws://127.0.0.1:8545
+ *   --kv dave.kv --rpc-url http://127.0.0.1:8545 --first-start
  * ```
  *
  * @module
@@ -21,7 +21,8 @@ import { jsonLogger } from "@allegro/server/log";
 const USAGE = `Allegro validator sidecar
 
 Usage:
-  sidecar keygen --out FILE   write a new Ed25519 validator key (mode 0600) and print its public key
+  sidecar keygen --out FILE   write a new validator key file (mode 0600): the Ed25519 key and the
+                              secp256k1 settlement key; prints the public key and settlement address
   sidecar run [options]       run the sidecar (sidecar run --help lists the options)
   sidecar --help              this text`;
 
@@ -31,12 +32,20 @@ async function keygen(args: string[]): Promise<number> {
     options: { out: { type: "string" }, help: { type: "boolean" } },
   });
   if (values.help) {
-    console.log("Usage: sidecar keygen --out FILE\n\nWrites a new validator key file (mode 0600).");
+    console.log(
+      "Usage: sidecar keygen --out FILE\n\nWrites a new validator key file (mode 0600; refuses an existing file):\nthe Ed25519 key that signs certificates and the secp256k1 settlement key that\nattests them for the vault. Prints the committee file's pubkey and settlement_address.",
+    );
     return 0;
   }
   if (!values.out) throw new ConfigError("--out FILE is required");
-  const { publicKey } = await writeKeyFile(values.out);
-  console.log(JSON.stringify({ key_file: values.out, pubkey: bytesToHex(publicKey).slice(2) }));
+  const { publicKey, settlementAddress } = await writeKeyFile(values.out).catch((e) => {
+    throw new Error(`--out ${values.out}: ${(e as Error).message}`);
+  });
+  console.log(JSON.stringify({
+    key_file: values.out,
+    pubkey: bytesToHex(publicKey).slice(2),
+    settlement_address: settlementAddress,
+  }));
   return 0;
 }
 

@@ -1,33 +1,15 @@
 /**
- * Prometheus metrics of a sidecar: counters with labels and histograms, rendered in the text
- * exposition format for `GET /metrics`.
+ * The sidecar's Prometheus metrics (`GET /metrics`): submissions and rejects by code, latency,
+ * KV commit time, the chain view, gossip, and settlement — sent, settled, failed, and certified
+ * orders that expired unsettled (which must stay 0; confirmation certificates are counted apart
+ * and never alert). Every metric has `# HELP`; labels come from fixed sets only.
  *
  * @module
  */
+import { REJECT_CODES, type RejectCode } from "@allegro/client";
+import { METRICS_CONTENT_TYPE, metricsRegistry, prometheus } from "@allegro/server/metrics";
 
-const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000];
-
-/** A histogram with fixed buckets (milliseconds). */
-class Histogram {
-  readonly counts = LATENCY_BUCKETS_MS.map(() => 0);
-  sum = 0;
-  count = 0;
-
-  observe(ms: number) {
-    for (const [i, bound] of LATENCY_BUCKETS_MS.entries()) if (ms <= bound) this.counts[i]++;
-    this.sum += ms;
-    this.count++;
-  }
-
-  render(name: string): string[] {
-    const lines = LATENCY_BUCKETS_MS.map((b, i) =>
-      `${name}_bucket{le="${b / 1000}"} ${this.counts[i]}`
-    );
-    lines.push(`${name}_bucket{le="+Inf"} ${this.count}`);
-    lines.push(`${name}_sum ${this.sum / 1000}`, `${name}_count ${this.count}`);
-    return lines;
-  }
-}
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
 /**
  * The sidecar's metrics.
@@ -37,60 +19,115 @@ class Histogram {
  * import { SidecarMetrics } from "./metrics.ts";
  *
  * const metrics = new SidecarMetrics();
- * metrics.submission(1.2, "EXPIRED");
- * console.log(metrics.render().includes('allegro_rejects_total{code="EXPIRED"} 1')); // true
+ * metrics.submission(1.2, "EXPIRED", false);
+ * console.log((await metrics.render()).includes('allegro_rejects_total{code="EXPIRED"} 1')); // true
  * ```
  */
 export class SidecarMetrics {
-  #submissions = 0;
-  readonly #rejects = new Map<string, number>();
-  readonly #latency = new Histogram();
-  readonly #commit = new Histogram();
-  #chainLagSeconds = 0;
-  #headHeight = 0n;
-  #gossipAdded = 0;
+  readonly #registry = metricsRegistry();
+  readonly #submissions = new prometheus.Counter({
+    name: "allegro_submissions_total",
+    help: "Submissions answered, by outcome (certified, confirmed, rejected).",
+    labelNames: ["outcome"] as const,
+    registers: [this.#registry],
+  });
+  readonly #rejects = new prometheus.Counter({
+    name: "allegro_rejects_total",
+    help: "Submissions rejected, by reject code.",
+    labelNames: ["code"] as const,
+    registers: [this.#registry],
+  });
+  readonly #latency = new prometheus.Histogram({
+    name: "allegro_submission_seconds",
+    help: "Time from receiving a submission to answering it.",
+    buckets: LATENCY_BUCKETS,
+    registers: [this.#registry],
+  });
+  readonly #commit = new prometheus.Histogram({
+    name: "allegro_kv_commit_seconds",
+    help: "Duration of the KV commits that make certificates and blocks durable.",
+    buckets: LATENCY_BUCKETS,
+    registers: [this.#registry],
+  });
+  readonly #head = new prometheus.Gauge({
+    name: "allegro_chain_head_height",
+    help: "Height of the last block the sidecar processed.",
+    registers: [this.#registry],
+  });
+  readonly #lag = new prometheus.Gauge({
+    name: "allegro_chain_lag_seconds",
+    help: "How far the last processed block's header time lags the local clock.",
+    registers: [this.#registry],
+  });
+  readonly #gossip = new prometheus.Counter({
+    name: "allegro_gossip_entries_total",
+    help: "Certificates and QCs taken from peers' boards.",
+    registers: [this.#registry],
+  });
+  readonly #settlements = new prometheus.Counter({
+    name: "allegro_settlements_total",
+    help: "Orders this sidecar's settler handled, by outcome (sent, settled, failed).",
+    labelNames: ["outcome"] as const,
+    registers: [this.#registry],
+  });
+  readonly #expired = new prometheus.Counter({
+    name: "allegro_certified_expired_unsettled_total",
+    help: "Orders with a QC (not confirmation QCs) that expired unsettled; must stay 0.",
+    registers: [this.#registry],
+  });
+
+  constructor() {
+    for (const code of REJECT_CODES) this.#rejects.inc({ code }, 0);
+    for (const outcome of ["certified", "confirmed", "rejected"] as const) {
+      this.#submissions.inc({ outcome }, 0);
+    }
+    for (const outcome of ["sent", "settled", "failed"] as const) {
+      this.#settlements.inc({ outcome }, 0);
+    }
+  }
 
   /** Counts one answered submission and its latency; `code` for a reject. */
-  submission(ms: number, code?: string) {
-    this.#submissions++;
-    this.#latency.observe(ms);
-    if (code) this.#rejects.set(code, (this.#rejects.get(code) ?? 0) + 1);
+  submission(ms: number, code: RejectCode | undefined, confirmation: boolean): void {
+    this.#latency.observe(ms / 1000);
+    this.#submissions.inc({
+      outcome: code ? "rejected" : confirmation ? "confirmed" : "certified",
+    });
+    if (code) this.#rejects.inc({ code });
   }
 
   /** Records KV commit durations. */
-  commits(ms: readonly number[]) {
-    for (const m of ms) this.#commit.observe(m);
+  commits(ms: readonly number[]): void {
+    for (const m of ms) this.#commit.observe(m / 1000);
   }
 
-  /** Records the chain head and how far its time lags the wall clock. */
-  head(height: bigint, lagSeconds: number) {
-    this.#headHeight = height;
-    this.#chainLagSeconds = lagSeconds;
+  /** Records the chain view: height and how far its header time lags the local clock. */
+  head(height: bigint, lagSeconds: number): void {
+    this.#head.set(Number(height));
+    this.#lag.set(lagSeconds);
   }
 
-  /** Counts certificates stored from peers. */
-  gossip(added: number) {
-    this.#gossipAdded += added;
+  /** Counts entries taken from peers. */
+  gossip(added: number): void {
+    this.#gossip.inc(added);
+  }
+
+  /** Counts orders the settler sent, saw settle, or failed to settle. */
+  settlement(outcome: "sent" | "settled" | "failed", n = 1): void {
+    this.#settlements.inc({ outcome }, n);
+  }
+
+  /** Counts a certified order (a settleable QC) that expired unsettled. */
+  expiredUnsettled(): void {
+    this.#expired.inc();
   }
 
   /** The exposition text. */
-  render(): string {
-    const lines = [
-      "# TYPE allegro_submissions_total counter",
-      `allegro_submissions_total ${this.#submissions}`,
-      "# TYPE allegro_rejects_total counter",
-      ...[...this.#rejects].map(([code, n]) => `allegro_rejects_total{code="${code}"} ${n}`),
-      "# TYPE allegro_submission_seconds histogram",
-      ...this.#latency.render("allegro_submission_seconds"),
-      "# TYPE allegro_kv_commit_seconds histogram",
-      ...this.#commit.render("allegro_kv_commit_seconds"),
-      "# TYPE allegro_chain_head_height gauge",
-      `allegro_chain_head_height ${this.#headHeight}`,
-      "# TYPE allegro_chain_lag_seconds gauge",
-      `allegro_chain_lag_seconds ${this.#chainLagSeconds}`,
-      "# TYPE allegro_gossip_certificates_total counter",
-      `allegro_gossip_certificates_total ${this.#gossipAdded}`,
-    ];
-    return lines.join("\n") + "\n";
+  render(): Promise<string> {
+    return this.#registry.metrics();
+  }
+
+  /** The content type of {@linkcode SidecarMetrics.render}. */
+  get contentType(): string {
+    return METRICS_CONTENT_TYPE;
   }
 }

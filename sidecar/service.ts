@@ -1,12 +1,14 @@
 /**
  * The `FastPaySidecar` Connect service: wire messages in, {@linkcode Certifier} and store calls,
- * wire messages out. No rules live here.
+ * wire messages out. No rules live here. Malformed input is a client error: a submission that
+ * does not decode is answered with an `INVALID_FORMAT` reject, a bad query field with
+ * `invalid_argument`.
  *
  * @module
  */
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { bytesToHex, hexToBytes } from "viem";
+import { type Address, bytesToHex, getAddress, hexToBytes } from "viem";
 import {
   type BulletinEntry,
   BulletinEntrySchema,
@@ -18,43 +20,71 @@ import {
   SubmitFastPayResponseSchema,
 } from "@allegro/proto";
 import {
-  type CertificateSigner,
+  AllegroError,
   certificateToProto,
+  certifiedOrderFromProto,
   type Committee,
   PROTOCOL_VERSION,
-  qcFromProto,
+  qcInit,
   rejectCodeToProto,
+  signedOrderFromProto,
+  signedOrderInit,
 } from "@allegro/client";
-import type { Answer, Certifier } from "./certifier.ts";
+import type { Answer, Certifier, SubmissionRequest } from "./certifier.ts";
 import type { TxEvent, TxEvents } from "./events.ts";
-import type { Ledger } from "./ledger.ts";
 import type { SidecarMetrics } from "./metrics.ts";
 import type { BoardEntry, Store } from "./store.ts";
-import type { SubmissionRequest } from "./submission.ts";
+import type { ChainView } from "./authority.ts";
 
 /** What the service needs. */
 export interface SidecarServiceDeps {
   readonly name: string;
   readonly committee: Committee;
-  readonly signer: CertificateSigner;
+  readonly publicKey: Uint8Array;
+  readonly settlementAddress: Address;
   readonly peers: readonly string[];
   readonly certifier: Certifier;
   readonly store: Store;
-  readonly ledger: Ledger;
+  readonly chain: () => ChainView | undefined;
   readonly events: TxEvents;
   readonly metrics: SidecarMetrics;
   /** Most entries in one bulletin-board page. */
   readonly maxPage: number;
 }
 
+/**
+ * A wire submission as the certifier's request; throws an `INVALID_FORMAT` `AllegroError`
+ * naming the field when it does not decode. `client_request_id` is only logged, so it is not
+ * passed on.
+ *
+ * @example
+ * ```ts ignore
+ * const request = submissionFromProto(message);
+ * ```
+ */
+export function submissionFromProto(m: SubmitFastPayRequest): SubmissionRequest {
+  return {
+    signed: signedOrderFromProto(m.order),
+    laneQcs: m.laneQcs.map(certifiedOrderFromProto),
+    ...(m.parent ? { parent: certifiedOrderFromProto(m.parent) } : {}),
+  };
+}
+
 /** Certifies one wire submission and counts it in the metrics. */
 function submitter(deps: Pick<SidecarServiceDeps, "certifier" | "metrics">) {
-  return async (req: SubmitFastPayRequest): Promise<Answer> => {
+  return async (m: SubmitFastPayRequest): Promise<Answer> => {
     const started = performance.now();
-    const answer = await deps.certifier.submit(submissionFromProto(req));
+    let answer: Answer;
+    try {
+      answer = await deps.certifier.submit(submissionFromProto(m));
+    } catch (e) {
+      if (!(e instanceof AllegroError)) throw e;
+      answer = { reject: { code: e.code, message: e.message } };
+    }
     deps.metrics.submission(
       performance.now() - started,
       "reject" in answer ? answer.reject.code : undefined,
+      "certificate" in answer && answer.confirmation,
     );
     return answer;
   };
@@ -69,11 +99,10 @@ function connectError(status: number, code: string, message: string): Response {
 
 /**
  * The hot path of the Connect protocol for `SubmitFastPay` in binary (what the backend's and the
- * client's fan-out send): an uncompressed `application/proto` POST with a known length is decoded,
- * certified and answered here, without the generic Connect handler's streams, abort controllers
- * and header machinery (measured: about a third of the sidecar's time per request over HTTP).
+ * client's fan-out send): an uncompressed `application/proto` POST with a known length is
+ * decoded, certified and answered here, without the generic Connect handler's machinery.
  * Anything else — JSON, compression, gRPC-Web, unknown length, other methods — returns
- * `undefined` and goes to the Connect router as before. Use as the listener's `fallback`.
+ * `undefined` and goes to the Connect router. Use as the listener's `fallback`.
  *
  * @example
  * ```ts ignore
@@ -126,21 +155,6 @@ export function submitFastPath(
   };
 }
 
-/** A wire submission as the certifier's request. */
-export function submissionFromProto(m: SubmitFastPayRequest): SubmissionRequest {
-  return {
-    signedTx: m.signedTx,
-    parentQcHash: m.parentQcHash,
-    clientRequestId: m.clientRequestId,
-    parents: m.parents.map((p) => ({
-      ...(p.qc ? { qc: qcFromProto(p.qc) } : {}),
-      signedTx: p.signedTx,
-      parentQcHash: p.parentQcHash,
-    })),
-    ...(m.payment ? { payment: m.payment } : {}),
-  };
-}
-
 function answerToProto(answer: Answer): MessageInitShape<typeof SubmitFastPayResponseSchema> {
   const hashes = { txHash: answer.txHash, effectsHash: answer.effectsHash };
   if ("certificate" in answer) {
@@ -153,22 +167,20 @@ function answerToProto(answer: Answer): MessageInitShape<typeof SubmitFastPayRes
   return { ...hashes, result: { case: "reject", value: reject } };
 }
 
-/** A stored board entry as a wire message. */
+/**
+ * A stored board entry as a wire message.
+ *
+ * @example
+ * ```ts ignore
+ * const message = boardEntryToProto(entry);
+ * ```
+ */
 export function boardEntryToProto(e: BoardEntry): BulletinEntry {
   return create(BulletinEntrySchema, {
     sequence: e.sequence,
-    certificate: certificateToProto(e.certificate),
-    signedTx: e.signedTx,
-    parentQcHash: e.parentQcHash,
-    payment: {
-      sender: hexToBytes(e.sender),
-      recipient: hexToBytes(e.recipient),
-      amount: e.amount,
-      asset: hexToBytes(e.asset),
-      nonceKey: e.nonceKey,
-      nonceSeq: e.nonceSeq,
-      expiryUnixMillis: e.validBeforeMillis,
-    },
+    order: signedOrderInit(e.signed),
+    ...(e.certificate ? { certificate: certificateToProto(e.certificate) } : {}),
+    ...(e.qc ? { qc: qcInit(e.qc) } : {}),
   });
 }
 
@@ -181,6 +193,11 @@ const STAGE_OF: Record<TxEvent["kind"], Stage> = {
 
 function invalidArgument(field: string, message: string): never {
   throw new ConnectError(`${field} ${message}`, Code.InvalidArgument);
+}
+
+function addressArgument(field: string, bytes: Uint8Array): Address {
+  if (bytes.length !== 20) invalidArgument(field, `must be 20 bytes, got ${bytes.length}`);
+  return getAddress(bytesToHex(bytes));
 }
 
 /**
@@ -215,23 +232,22 @@ export function sidecarService(deps: SidecarServiceDeps): ServiceImpl<typeof Fas
       }
       const certificate = certificateToProto(answer.certificate);
       yield { stage: Stage.CERTIFICATE, txHash, certificate, unixMillis: now() } satisfies Event;
-      const pending = deps.ledger.pending.get(bytesToHex(answer.certificate.txHash));
-      if (pending === undefined) return;
-      // Follow the transaction on chain until it settles, expires, or the client goes away.
+      if (answer.confirmation) return; // confirms a seq; never settles
+      // Follow the order on chain until it settles or expires, or the client goes away.
+      const validBefore = req.order?.order?.validBefore ?? 0n;
       const queue: TxEvent[] = [];
       let wake = () => {};
       const stop = deps.events.watch(answer.certificate.txHash, (e) => {
         queue.push(e);
         wake();
       });
-      const deadline = Number(pending.validBeforeMillis) - Date.now() + 30_000;
-      // setTimeout takes at most 2^31-1 ms (a longer delay fires at once, with a warning); an
-      // earlier wake only re-checks the deadline.
+      const deadline = Number(validBefore) - Date.now() + 30_000;
+      // setTimeout takes at most 2^31-1 ms; an earlier wake only re-checks the deadline.
       const timer = setTimeout(() => wake(), Math.min(Math.max(deadline, 0), 2 ** 31 - 1));
       const onAbort = () => wake();
       context.signal.addEventListener("abort", onAbort);
       try {
-        while (!context.signal.aborted && Date.now() - 30_000 < Number(pending.validBeforeMillis)) {
+        while (!context.signal.aborted && Date.now() - 30_000 < Number(validBefore)) {
           const event = queue.shift();
           if (event === undefined) {
             await new Promise<void>((r) => (wake = r));
@@ -263,8 +279,8 @@ export function sidecarService(deps: SidecarServiceDeps): ServiceImpl<typeof Fas
       const entries = await deps.store.board({
         afterSequence: req.afterSequence,
         limit,
-        ...(req.txHash.length ? { txHash: req.txHash } : {}),
-        ...(req.address.length ? { address: bytesToHex(req.address) } : {}),
+        ...(req.txHash.length ? { txHash: bytesToHex(req.txHash) } : {}),
+        ...(req.address.length ? { address: getAddress(bytesToHex(req.address)) } : {}),
       });
       const last = entries.at(-1)?.sequence ?? req.afterSequence;
       return {
@@ -277,23 +293,38 @@ export function sidecarService(deps: SidecarServiceDeps): ServiceImpl<typeof Fas
     getValidatorInfo() {
       return {
         name: deps.name,
-        pubkey: deps.signer.publicKey,
+        pubkey: deps.publicKey,
         chainId: deps.committee.chainId,
         epoch: deps.committee.epoch,
         peers: [...deps.peers],
         protocolVersion: PROTOCOL_VERSION,
+        settlementAddress: hexToBytes(deps.settlementAddress),
+        vault: hexToBytes(deps.committee.vault),
       };
     },
 
     getChainHead() {
-      const head = deps.ledger.head;
-      if (head === undefined) {
-        throw new ConnectError("chain view is not ready", Code.Unavailable);
+      const head = deps.chain();
+      if (head === undefined) throw new ConnectError("chain view is not ready", Code.Unavailable);
+      return { height: head.height, hash: hexToBytes(head.hash), timestampUnixMillis: head.time };
+    },
+
+    async getLane(req) {
+      const payer = addressArgument("payer", req.payer);
+      const token = addressArgument("token", req.token);
+      let lane;
+      try {
+        lane = await deps.certifier.lane(payer, token);
+      } catch (e) {
+        throw new ConnectError((e as Error).message, Code.Unavailable);
       }
       return {
-        height: head.height,
-        hash: hexToBytes(head.hash),
-        timestampUnixMillis: head.timestampMillis,
+        appliedPrefix: lane.appliedPrefix,
+        lockedTxHash: lane.locked ? hexToBytes(lane.locked) : new Uint8Array(),
+        ...(lane.own ? { certificate: certificateToProto(lane.own) } : {}),
+        chainTimeUnixMillis: lane.chainTime,
+        balance: lane.balance.toString(),
+        available: lane.available.toString(),
       };
     },
   };

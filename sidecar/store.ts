@@ -1,196 +1,199 @@
 /**
- * All of the sidecar's Deno KV access. Certifications are group-committed: every write waiting
- * when a commit starts goes into one atomic operation, guarded by version checks, and each
- * caller's promise settles only once that commit is durable. One process owns a KV path at a
- * time (an exclusive lock on `PATH.lock`). The key layout is documented in `sidecar/README.md`.
+ * The sidecar's Deno KV store: it persists what the authority returns ({@linkcode Writes}) in
+ * atomic commits, reads lanes and parents back when the authority asks for them, and serves the
+ * bulletin board. One process owns a KV path (an exclusive lock on `PATH.lock`).
+ *
+ * Commits are grouped: every write queued while a commit runs goes into the next one, in queue
+ * order, and each caller's promise resolves only once its commit is durable. If a commit fails,
+ * it and every write queued after it fail (those were decided on top of it): the driver then
+ * reloads the authority from the store. The key layout is documented in `sidecar/README.md`.
  *
  * @module
  */
-import { bytesToHex, type Hex } from "viem";
-import { bytesEqual, type Certificate, type RejectCode } from "@allegro/client";
+import type { Address, Hex } from "viem";
+import type { SignedOrder } from "@allegro/client";
 import { type ExclusiveKv, openExclusiveKv } from "@allegro/server/exclusive-kv";
-import type { PendingTx } from "./ledger.ts";
+import type { Certificate, QuorumCertificate } from "@allegro/client";
+import {
+  type BoardItem,
+  type ChainView,
+  type Key,
+  type ParentInfo,
+  type VaultEpoch,
+  Writes,
+} from "./authority.ts";
+import type { Lane, LaneHeader, Slot } from "./lane.ts";
 
-/** A certificate with what a reader needs to verify it, as kept on the bulletin board. */
+/** One bulletin-board entry as stored. */
 export interface BoardEntry {
   readonly sequence: bigint;
-  readonly certificate: Certificate;
-  readonly signedTx: Uint8Array;
-  /** Empty when the payment has no parent. */
-  readonly parentQcHash: Uint8Array;
-  /** The payment, as derived from `signedTx` (lowercase hex addresses). */
-  readonly sender: Hex;
-  readonly recipient: Hex;
-  readonly amount: bigint;
-  readonly asset: Hex;
-  readonly nonceKey: Uint8Array;
-  readonly nonceSeq: bigint;
-  readonly validBeforeMillis: bigint;
-}
-
-/** What one certification writes, all in one atomic commit. */
-export interface CertifyWrite {
-  readonly kind: "certify";
-  readonly certificate: Certificate;
-  readonly sender: Hex;
-  readonly nonceKey: Uint8Array;
-  readonly nonceSeq: bigint;
-  readonly pending: PendingTx;
-  readonly clientRequestId?: string;
-  /** The board entry (its sequence is assigned at commit). */
-  readonly entry: Omit<BoardEntry, "sequence">;
-}
-
-/** A verified certificate from a peer's board. `added` tells, after commit, if it was new. */
-export interface GossipWrite {
-  readonly kind: "gossip";
-  readonly entry: Omit<BoardEntry, "sequence">;
-  added?: boolean;
-}
-
-/** A permanent reject remembered for `(sender, client_request_id)`. */
-export interface RejectWrite {
-  readonly kind: "reject";
-  readonly sender: Hex;
-  readonly clientRequestId: string;
-  readonly txHash: Uint8Array;
-  readonly code: RejectCode;
-  readonly message: string;
-}
-
-/** A stored `(sender, client_request_id)` answer. */
-export interface StoredRequest {
-  readonly txHash: Uint8Array;
-  readonly reject?: { code: RejectCode; message: string };
+  readonly signed: SignedOrder;
+  readonly certificate?: Certificate;
+  readonly qc?: QuorumCertificate;
 }
 
 /** Filters of a board page. */
 export interface BoardQuery {
   readonly afterSequence: bigint;
   readonly limit: number;
-  readonly txHash?: Uint8Array;
-  readonly address?: Hex;
+  readonly txHash?: Hex;
+  readonly address?: Address;
 }
 
-/** Store settings. */
-export interface StoreOptions {
-  /** Most certifications in one atomic commit (Deno KV caps checks and mutations per commit). */
-  readonly maxBatch?: number;
-  /** How long `(sender, client_request_id)` answers are kept. */
-  readonly requestTtlMillis?: number;
-  /** Most gossiped entries kept per foreign signer. */
-  readonly maxGossipPerSigner?: number;
+/** What a store holds about this sidecar itself. */
+export interface StoreStart {
+  readonly chain?: ChainView;
+  readonly vault?: VaultEpoch;
+  /** The store-loss marker: the key and epoch this store has held everything for. */
+  readonly marker?: { readonly pubkey: Hex; readonly epoch: bigint };
 }
 
-const V = "v1";
+const V = "v2";
 const K = {
-  boardSeq: [V, "meta", "board_seq"],
-  lock: (sender: Hex, nonceKey: Uint8Array, seq: bigint) => [V, "lock", sender, nonceKey, seq],
-  locks: (sender: Hex, nonceKey: Uint8Array) => [V, "lock", sender, nonceKey],
-  /** Pending transactions are keyed by their board sequence (appended, not scattered). */
-  pending: (sequence: bigint) => [V, "pending", sequence],
-  /** Before: by tx hash (still read, settled and rewritten where found). */
-  pendingByHash: (txHash: Uint8Array) => [V, "pending", txHash],
-  consumed: (parentTxHash: Uint8Array) => [V, "consumed", parentTxHash],
-  request: (sender: Hex, id: string) => [V, "request", sender, id],
+  marker: [V, "marker"],
+  chain: [V, "chain"],
+  vault: [V, "vault"],
+  lane: (payer: string, token: string) => [V, "lane", payer, token],
+  slots: (payer: string, token: string) => [V, "slot", payer, token],
+  slot: (payer: string, token: string, seq: bigint) => [V, "slot", payer, token, seq],
+  parent: (txHash: Hex) => [V, "parent", txHash],
+  boardSeq: [V, "board_seq"],
   board: (seq: bigint) => [V, "board", seq],
-  boardTx: (txHash: Uint8Array, signer: Uint8Array) => [V, "board_tx", txHash, signer],
-  boardAddr: (address: Hex, seq: bigint) => [V, "board_addr", address, seq],
-  gossipCount: (signer: Uint8Array) => [V, "gossip_count", signer],
+  boardTx: (txHash: string, seq: bigint) => [V, "board_tx", txHash, seq],
+  boardAddr: (address: string, seq: bigint) => [V, "board_addr", address, seq],
 };
 
-type Write = CertifyWrite | RejectWrite | GossipWrite;
+/** Deno KV allows 1000 mutations per atomic operation; a commit stays under this. */
+const MAX_MUTATIONS = 900;
+/** How long past a parent's `validBefore` its record is kept (local clock; generous). */
+const PARENT_GRACE_MILLIS = 3_600_000;
 
-interface Queued {
-  readonly write: Write;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
-}
-
-// Deno KV's limits for one atomic operation.
-const MAX_CHECKS = 100;
-const MAX_MUTATIONS = 1000;
-
-/** Checks and mutations a write adds to a commit (at most). */
-function cost(w: Write): { checks: number; mutations: number } {
-  if (w.kind === "reject") return { checks: 0, mutations: 1 };
-  if (w.kind === "gossip") return { checks: 0, mutations: 5 };
-  const credit = w.pending.credit === undefined ? 0 : 1;
-  const request = w.clientRequestId === undefined ? 0 : 1;
-  return { checks: 1 + credit, mutations: 6 + credit + request };
-}
-
-/** Raised when a commit fails; the certifier answers `TEMPORARY_UNAVAILABLE`. */
+/** Raised when a commit fails; every write queued with or after it failed too. */
 export class StoreUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "StoreUnavailableError";
   }
 }
 
+interface Queued {
+  readonly writes: Writes;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
 /**
- * The sidecar's store over one Deno KV database.
+ * The store over one Deno KV database.
  *
  * @example
  * ```ts
  * import { Store } from "./store.ts";
  *
  * const store = await Store.open(":memory:");
- * console.log(await store.lastSequence()); // 0n
+ * console.log((await store.start()).chain); // undefined
  * store.close();
  * ```
  */
 export class Store {
-  readonly #kv: Deno.Kv;
   readonly #db: ExclusiveKv;
-  readonly #maxBatch: number;
-  readonly #requestTtl: number;
-  readonly #maxGossipPerSigner: number;
-  readonly #own: Queued[] = [];
-  readonly #gossip: Queued[] = [];
+  readonly #kv: Deno.Kv;
+  readonly #queue: Queued[] = [];
   #committing: Promise<void> | undefined;
   #sequence = 0n;
-  /**
-   * The versionstamp of the board sequence key as this process last wrote (or read) it: the
-   * next commit checks it without reading it again (one process owns the path). `undefined`
-   * after a failed commit: read again.
-   */
-  #sequenceVersion: string | null | undefined;
-  /** Where each pending transaction is stored, by tx hash hex. */
-  readonly #pendingKeys = new Map<Hex, Deno.KvKey>();
   #commitMillis: number[] = [];
+  #marker: { pubkey: Hex; epoch: bigint } | undefined;
+  /** Lanes with writes queued or being committed: never read back from the store meanwhile. */
+  readonly #pending = new Map<string, number>();
+  /** The chain view and vault epoch as last committed. */
+  #durable: { chain?: ChainView; vault?: VaultEpoch } = {};
+  /**
+   * Called synchronously when a commit fails, before any caller learns of it, with the chain
+   * view and vault epoch the store holds: the authority must forget what it holds in memory
+   * before anything else is decided.
+   */
+  onFailure: ((durable: { chain?: ChainView; vault?: VaultEpoch }) => void) | undefined;
 
-  private constructor(db: ExclusiveKv, options: StoreOptions) {
+  private constructor(db: ExclusiveKv, sequence: bigint) {
     this.#db = db;
     this.#kv = db.kv;
-    // Deno KV allows 100 checks and 1000 mutations per commit; a certification uses at most
-    // 2 checks and 8 mutations, and batches are cut to fit (see `cost`).
-    this.#maxBatch = Math.min(options.maxBatch ?? 96, 96);
-    this.#requestTtl = options.requestTtlMillis ?? 24 * 3600_000;
-    this.#maxGossipPerSigner = options.maxGossipPerSigner ?? 10_000;
+    this.#sequence = sequence;
   }
 
-  /**
-   * Opens (or creates) the store at `path` (`":memory:"` for tests), taking an exclusive lock on
-   * `path + ".lock"` so that two processes never write one database.
-   */
-  static async open(path: string, options: StoreOptions = {}): Promise<Store> {
+  /** Opens (or creates) the store at `path` (`":memory:"` for tests), taking its lock. */
+  static async open(path: string): Promise<Store> {
     const db = await openExclusiveKv(path, "sidecar");
-    const store = new Store(db, options);
-    const entry = await db.kv.get<bigint>(K.boardSeq);
-    store.#sequence = entry.value ?? 0n;
-    store.#sequenceVersion = entry.versionstamp;
+    const sequence = (await db.kv.get<bigint>(K.boardSeq)).value ?? 0n;
+    const store = new Store(db, sequence);
+    const { chain, vault } = await store.start();
+    store.#durable = { ...(chain ? { chain } : {}), ...(vault ? { vault } : {}) };
     return store;
   }
 
-  /** Closes the database and releases the process lock. */
+  /** Closes the database and releases the lock. */
   close(): void {
     this.#db.close();
   }
 
-  /** The highest board sequence committed. */
-  lastSequence(): Promise<bigint> {
-    return Promise.resolve(this.#sequence);
+  /** The chain view, vault epoch and marker the store holds. */
+  async start(): Promise<StoreStart> {
+    const [chain, vault, marker] = await this.#kv.getMany<
+      [ChainView, VaultEpoch, StoreStart["marker"]]
+    >([
+      K.chain,
+      K.vault,
+      K.marker,
+    ]);
+    return {
+      ...(chain.value ? { chain: chain.value } : {}),
+      ...(vault.value ? { vault: vault.value } : {}),
+      ...(marker.value ? { marker: marker.value } : {}),
+    };
+  }
+
+  /** Writes the store-loss marker for `pubkey` in `epoch` (a first start declared so). */
+  async writeMarker(pubkey: Hex, epoch: bigint): Promise<void> {
+    this.#marker = { pubkey, epoch };
+    await this.#kv.set(K.marker, this.#marker);
+  }
+
+  /** The marker a commit with `writes.marker` writes (recovery ended): this key and epoch. */
+  set marker(marker: { pubkey: Hex; epoch: bigint }) {
+    this.#marker = marker;
+  }
+
+  /** Whether a key has writes queued or in flight (such a key must not be evicted). */
+  pending(key: Key): boolean {
+    return key.kind === "lane" && this.#pending.has(laneKey(key.payer, key.token));
+  }
+
+  /** What the store holds for `key`. */
+  async read(key: Key): Promise<Lane | ParentInfo | undefined> {
+    if (key.kind === "parent") {
+      return (await this.#kv.get<ParentInfo>(K.parent(key.txHash))).value ?? undefined;
+    }
+    const payer = key.payer.toLowerCase();
+    const token = key.token.toLowerCase();
+    const [header, slots] = await Promise.all([
+      this.#kv.get<LaneHeader>(K.lane(payer, token)),
+      Array.fromAsync(this.#kv.list<Slot>({ prefix: K.slots(payer, token) })),
+    ]);
+    if (header.value === null && slots.length === 0) return undefined;
+    return {
+      payer: key.payer,
+      token: key.token,
+      header: header.value ?? { balance: 0n, prefix: 0n, height: 0n },
+      slots: new Map(slots.map((e) => [e.value.seq, e.value])),
+    };
+  }
+
+  /** Makes `writes` durable; resolves once their commit succeeded. */
+  commit(writes: Writes): Promise<void> {
+    for (const id of writes.lanes.keys()) this.#pin(id, 1);
+    for (const { lane } of writes.slots.values()) this.#pin(laneKey(lane.payer, lane.token), 1);
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ writes, resolve, reject });
+      this.#committing ??= this.#drain();
+    });
   }
 
   /** Durations of recent commits in milliseconds, drained by the metrics endpoint. */
@@ -200,272 +203,201 @@ export class Store {
     return out;
   }
 
-  /** The lock of a contention key: the tx hash and certificate it was signed for. */
-  async getLock(
-    sender: Hex,
-    nonceKey: Uint8Array,
-    nonceSeq: bigint,
-  ): Promise<{ txHash: Uint8Array; certificate: Certificate } | null> {
-    return (await this.#kv.get<{ txHash: Uint8Array; certificate: Certificate }>(
-      K.lock(sender, nonceKey, nonceSeq),
-    )).value;
+  #pin(id: string, delta: number): void {
+    const n = (this.#pending.get(id) ?? 0) + delta;
+    if (n > 0) this.#pending.set(id, n);
+    else this.#pending.delete(id);
   }
 
-  /**
-   * The next local nonce of a lane (one past its highest contention lock), if any certificate
-   * was issued in it.
-   */
-  async getNonce(sender: Hex, nonceKey: Uint8Array): Promise<bigint | null> {
-    const iter = this.#kv.list({ prefix: K.locks(sender, nonceKey) }, { reverse: true, limit: 1 });
-    for await (const e of iter) return (e.key[4] as bigint) + 1n;
-    return null;
-  }
-
-  /** The child that consumed a parent, if any. */
-  async getConsumed(parentTxHash: Uint8Array): Promise<Uint8Array | null> {
-    return (await this.#kv.get<Uint8Array>(K.consumed(parentTxHash))).value;
-  }
-
-  /** The stored answer for `(sender, client_request_id)`. */
-  async getRequest(sender: Hex, clientRequestId: string): Promise<StoredRequest | null> {
-    return (await this.#kv.get<StoredRequest>(K.request(sender, clientRequestId))).value;
-  }
-
-  /** Every pending transaction, for the ledger at start-up. */
-  async *pending(): AsyncIterable<PendingTx> {
-    for await (const e of this.#kv.list<PendingTx>({ prefix: [V, "pending"] })) {
-      this.#pendingKeys.set(bytesToHex(e.value.txHash), e.key);
-      yield e.value;
-    }
-  }
-
-  /** Makes a certification durable; resolves once its batch committed. */
-  certify(write: CertifyWrite): Promise<void> {
-    return this.#enqueue(this.#own, write);
-  }
-
-  /** Remembers a permanent reject for a `client_request_id`; resolves once durable. */
-  rememberReject(write: RejectWrite): Promise<void> {
-    return this.#enqueue(this.#own, write);
-  }
-
-  /**
-   * Stores certificates gossiped by peers (already verified against the committee) that are not
-   * on the board yet, at most `maxGossipPerSigner` per foreign signer. Own writes always go
-   * first into a commit, so a flooding peer can neither evict nor delay this sidecar's own
-   * certificates. Resolves with how many entries were added.
-   */
-  async addGossip(entries: readonly GossipWrite[]): Promise<number> {
-    const results = await Promise.all(
-      entries.map((e) => this.#enqueue(this.#gossip, e).then(() => e.added === true)),
-    );
-    return results.filter(Boolean).length;
-  }
-
-  #enqueue(queue: Queued[], write: Write): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      queue.push({ write, resolve, reject });
-      this.#committing ??= this.#drain();
-    });
-  }
-
-  /** Takes the next batch: own writes first, then gossip, within Deno KV's limits. */
-  #nextBatch(): Queued[] {
-    const batch: Queued[] = [];
-    let checks = 1; // the board sequence
-    let mutations = 1;
-    for (const queue of [this.#own, this.#gossip]) {
-      while (queue.length > 0 && batch.length < this.#maxBatch) {
-        const c = cost(queue[0].write);
-        if (checks + c.checks > MAX_CHECKS || mutations + c.mutations > MAX_MUTATIONS) break;
-        checks += c.checks;
-        mutations += c.mutations;
-        batch.push(queue.shift()!);
-      }
-    }
-    return batch;
+  #unpin(writes: Writes): void {
+    for (const id of writes.lanes.keys()) this.#pin(id, -1);
+    for (const { lane } of writes.slots.values()) this.#pin(laneKey(lane.payer, lane.token), -1);
   }
 
   async #drain(): Promise<void> {
-    while (this.#own.length + this.#gossip.length > 0) {
-      const batch = this.#nextBatch();
+    while (this.#queue.length > 0) {
+      const batch: Queued[] = [];
+      let mutations = 0;
+      while (this.#queue.length > 0) {
+        const cost = mutationCount(this.#queue[0].writes);
+        if (batch.length > 0 && mutations + cost > MAX_MUTATIONS) break;
+        mutations += cost;
+        batch.push(this.#queue.shift()!);
+      }
       const started = performance.now();
       try {
-        await this.#commit(batch.map((q) => q.write));
+        // One write set too large for one atomic operation (a block with hundreds of vault
+        // events) goes in parts, the chain view last: a lane never takes a block twice, so
+        // re-applying the block after a crash between parts changes nothing already written.
+        const parts = mutations > MAX_MUTATIONS
+          ? split(batch[0].writes)
+          : [batch.map((q) => q.writes)];
+        for (const part of parts) await this.#commitBatch(part);
         this.#commitMillis.push(performance.now() - started);
-        for (const q of batch) q.resolve();
+        for (const q of batch) {
+          this.#unpin(q.writes);
+          q.resolve();
+        }
       } catch (e) {
-        for (const q of batch) q.reject(e);
+        this.onFailure?.(this.#durable);
+        const failed = [...batch, ...this.#queue.splice(0)];
+        const error = new StoreUnavailableError(`KV commit failed: ${(e as Error).message}`, {
+          cause: e,
+        });
+        for (const q of failed) {
+          this.#unpin(q.writes);
+          q.reject(error);
+        }
       }
     }
     this.#committing = undefined;
   }
 
-  async #commit(writes: Write[]): Promise<void> {
-    if (this.#sequenceVersion === undefined) {
-      const entry = await this.#kv.get<bigint>(K.boardSeq);
-      this.#sequence = entry.value ?? 0n;
-      this.#sequenceVersion = entry.versionstamp;
-    }
-    const op = this.#kv.atomic().check({ key: K.boardSeq, versionstamp: this.#sequenceVersion });
+  async #commitBatch(batch: Writes[]): Promise<void> {
+    const op = this.#kv.atomic();
     let seq = this.#sequence;
-    const pendingKeys: [Hex, Deno.KvKey][] = [];
-    const gossipCounts = new Map<Hex, bigint>();
-    // What gossip needs to know, read at once (not one entry after another) before the commit.
-    const gossip = writes.filter((w): w is GossipWrite => w.kind === "gossip");
-    const known = new Set<GossipWrite>();
-    if (gossip.length > 0) {
-      const signers = [...new Map(gossip.map((w) => [bytesToHex(w.entry.certificate.signer), w]))];
-      const [counts, seen] = await Promise.all([
-        Promise.all(
-          signers.map(([, w]) =>
-            this.#kv.get<Deno.KvU64>(K.gossipCount(w.entry.certificate.signer))
-          ),
-        ),
-        Promise.all(
-          gossip.map((w) =>
-            this.#kv.get(K.boardTx(w.entry.certificate.txHash, w.entry.certificate.signer))
-          ),
-        ),
-      ]);
-      signers.forEach(([signer], i) =>
-        gossipCounts.set(signer as Hex, counts[i].value?.value ?? 0n)
-      );
-      gossip.forEach((w, i) => seen[i].versionstamp !== null && known.add(w));
+    const drops: Hex[] = [];
+    for (const w of batch) {
+      for (const lane of w.lanes.values()) {
+        op.set(K.lane(lane.payer.toLowerCase(), lane.token.toLowerCase()), lane.header);
+      }
+      for (const { lane, seq: s, slot } of w.slots.values()) {
+        const key = K.slot(lane.payer.toLowerCase(), lane.token.toLowerCase(), s);
+        if (slot === undefined) op.delete(key);
+        else op.set(key, slot);
+      }
+      for (const [txHash, info] of w.parents) {
+        const expireIn = Number(info.validBefore) - Date.now() + PARENT_GRACE_MILLIS;
+        op.set(K.parent(txHash), info, { expireIn: Math.max(expireIn, PARENT_GRACE_MILLIS) });
+      }
+      for (const item of w.board) {
+        seq += 1n;
+        boardMutations(op, seq, item);
+      }
+      if (w.chain) op.set(K.chain, w.chain);
+      if (w.vault) op.set(K.vault, w.vault);
+      if (w.marker && this.#marker) op.set(K.marker, this.#marker);
+      drops.push(...w.boardDrops);
     }
-    for (const w of writes) {
-      if (w.kind === "reject") {
-        op.set(K.request(w.sender, w.clientRequestId), {
-          txHash: w.txHash,
-          reject: { code: w.code, message: w.message },
-        }, { expireIn: this.#requestTtl });
-      } else if (w.kind === "certify") {
-        const c = w.certificate;
-        const lockKey = K.lock(w.sender, w.nonceKey, w.nonceSeq);
-        seq += 1n;
-        pendingKeys.push([bytesToHex(c.txHash), K.pending(seq)]);
-        op.check({ key: lockKey, versionstamp: null })
-          .set(lockKey, { txHash: c.txHash, certificate: c })
-          .set(K.pending(seq), w.pending);
-        if (w.pending.credit) {
-          const consumedKey = K.consumed(w.pending.credit.parentTxHash);
-          op.check({ key: consumedKey, versionstamp: null }).set(consumedKey, c.txHash);
+    if (seq !== this.#sequence) op.set(K.boardSeq, seq);
+    const result = await op.commit();
+    if (!result.ok) throw new Error("atomic commit was not applied");
+    this.#sequence = seq;
+    for (const w of batch) {
+      if (w.chain) this.#durable = { ...this.#durable, chain: w.chain };
+      if (w.vault) this.#durable = { ...this.#durable, vault: w.vault };
+    }
+    if (drops.length > 0) await this.#dropBoardEntries(drops);
+  }
+
+  /** Removes the board entries of orders whose key settled (not safety-relevant: readers only). */
+  async #dropBoardEntries(txHashes: readonly Hex[]): Promise<void> {
+    let op = this.#kv.atomic();
+    let n = 0;
+    for (const txHash of txHashes) {
+      for await (const e of this.#kv.list<null>({ prefix: [V, "board_tx", txHash] })) {
+        const sequence = e.key[3] as bigint;
+        const entry = (await this.#kv.get<BoardEntry>(K.board(sequence))).value;
+        op.delete(e.key).delete(K.board(sequence));
+        if (entry) {
+          const o = entry.signed.order;
+          op.delete(K.boardAddr(o.payer.toLowerCase(), sequence))
+            .delete(K.boardAddr(o.recipient.toLowerCase(), sequence));
         }
-        if (w.clientRequestId !== undefined) {
-          op.set(K.request(w.sender, w.clientRequestId), { txHash: c.txHash }, {
-            expireIn: this.#requestTtl,
-          });
+        n += 4;
+        if (n >= MAX_MUTATIONS) {
+          await op.commit();
+          op = this.#kv.atomic();
+          n = 0;
         }
-        this.#boardMutations(op, { ...w.entry, sequence: seq });
-      } else {
-        const c = w.entry.certificate;
-        const signer = bytesToHex(c.signer);
-        const count = gossipCounts.get(signer) ?? 0n;
-        if (known.has(w) || count >= BigInt(this.#maxGossipPerSigner) || this.#inBatch(writes, w)) {
-          continue;
-        }
-        gossipCounts.set(signer, count + 1n);
-        op.sum(K.gossipCount(c.signer), 1n);
-        seq += 1n;
-        this.#boardMutations(op, { ...w.entry, sequence: seq });
-        w.added = true;
       }
     }
-    op.set(K.boardSeq, seq);
-    let result: Deno.KvCommitResult | Deno.KvCommitError;
-    try {
-      result = await op.commit();
-    } catch (e) {
-      this.#sequenceVersion = undefined;
-      throw e;
-    }
-    if (!result.ok) {
-      this.#sequenceVersion = undefined;
-      for (const w of writes) if (w.kind === "gossip") w.added = false;
-      throw new StoreUnavailableError(
-        `KV commit of ${writes.length} writes failed a version check (another writer?)`,
-      );
-    }
-    this.#sequence = seq;
-    this.#sequenceVersion = result.versionstamp;
-    for (const [txHash, key] of pendingKeys) this.#pendingKeys.set(txHash, key);
-  }
-
-  /** Whether an earlier write of this batch already puts the same (tx, signer) on the board. */
-  #inBatch(writes: Write[], w: GossipWrite): boolean {
-    const c = w.entry.certificate;
-    for (const other of writes) {
-      if (other === w) return false;
-      if (other.kind === "reject" || other.kind === "gossip" && !other.added) continue;
-      const o = other.entry.certificate;
-      if (bytesEqual(o.txHash, c.txHash) && bytesEqual(o.signer, c.signer)) return true;
-    }
-    return false;
-  }
-
-  #boardMutations(op: Deno.AtomicOperation, entry: BoardEntry): void {
-    op.set(K.board(entry.sequence), entry)
-      .set(K.boardTx(entry.certificate.txHash, entry.certificate.signer), entry.sequence)
-      .set(K.boardAddr(entry.sender, entry.sequence), null);
-    if (entry.recipient !== entry.sender) {
-      op.set(K.boardAddr(entry.recipient, entry.sequence), null);
-    }
+    if (n > 0) await op.commit();
   }
 
   /** One page of the board, in sequence order. */
   async board(query: BoardQuery): Promise<BoardEntry[]> {
     const start = query.afterSequence + 1n;
-    if (query.txHash !== undefined) {
-      const out: BoardEntry[] = [];
-      for await (const e of this.#kv.list<bigint>({ prefix: [V, "board_tx", query.txHash] })) {
-        if (e.value < start) continue;
-        const entry = (await this.#kv.get<BoardEntry>(K.board(e.value))).value;
-        if (entry) out.push(entry);
-      }
-      return out.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, query.limit);
+    const end = 1n << 64n;
+    const index = query.txHash !== undefined
+      ? [V, "board_tx", query.txHash.toLowerCase()]
+      : query.address !== undefined
+      ? [V, "board_addr", query.address.toLowerCase()]
+      : undefined;
+    if (index === undefined) {
+      const entries = this.#kv.list<BoardEntry>(
+        { start: K.board(start), end: K.board(end) },
+        { limit: query.limit },
+      );
+      return (await Array.fromAsync(entries)).map((e) => e.value);
     }
-    if (query.address !== undefined) {
-      const out: BoardEntry[] = [];
-      const iter = this.#kv.list({
-        start: K.boardAddr(query.address, start),
-        end: [V, "board_addr", query.address, 1n << 64n],
-      }, { limit: query.limit });
-      for await (const e of iter) {
-        const entry = (await this.#kv.get<BoardEntry>(K.board(e.key[3] as bigint))).value;
-        if (entry) out.push(entry);
-      }
-      return out;
-    }
-    const out: BoardEntry[] = [];
-    const iter = this.#kv.list<BoardEntry>(
-      { start: K.board(start), end: [V, "board", 1n << 64n] },
-      {
+    const refs = await Array.fromAsync(
+      this.#kv.list<null>({ start: [...index, start], end: [...index, end] }, {
         limit: query.limit,
-      },
+      }),
     );
-    for await (const e of iter) out.push(e.value);
-    return out;
+    const entries = await Promise.all(
+      refs.map((r) => this.#kv.get<BoardEntry>(K.board(r.key[3] as bigint))),
+    );
+    return entries.flatMap((e) => (e.value ? [e.value] : []));
   }
+}
 
-  #pendingKey(txHash: Uint8Array): Deno.KvKey {
-    return this.#pendingKeys.get(bytesToHex(txHash)) ?? K.pendingByHash(txHash);
-  }
+function laneKey(payer: Address, token: Address): string {
+  return `${payer.toLowerCase()}|${token.toLowerCase()}`;
+}
 
-  /** Removes pending transactions that were included or expired, in one atomic commit. */
-  async settle(txHashes: readonly Uint8Array[]): Promise<void> {
-    if (txHashes.length === 0) return;
-    for (let i = 0; i < txHashes.length; i += 500) {
-      const op = this.#kv.atomic();
-      const slice = txHashes.slice(i, i + 500);
-      for (const h of slice) op.delete(this.#pendingKey(h));
-      const result = await op.commit();
-      if (!result.ok) throw new StoreUnavailableError("KV commit of settled transactions failed");
-      for (const h of slice) this.#pendingKeys.delete(bytesToHex(h));
+function boardMutations(op: Deno.AtomicOperation, sequence: bigint, item: BoardItem): void {
+  const o = item.signed.order;
+  const entry: BoardEntry = item.kind === "certificate"
+    ? { sequence, signed: item.signed, certificate: item.certificate }
+    : { sequence, signed: item.signed, qc: item.qc };
+  const txHash = item.kind === "certificate" ? item.certificate.txHash : item.qc.txHash;
+  op.set(K.board(sequence), entry)
+    .set(K.boardTx(hexOf(txHash), sequence), null)
+    .set(K.boardAddr(o.payer.toLowerCase(), sequence), null);
+  if (o.recipient !== o.payer) op.set(K.boardAddr(o.recipient.toLowerCase(), sequence), null);
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return `0x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** A write set in parts that each fit one atomic operation; chain view and marker in the last. */
+function split(w: Writes): Writes[][] {
+  const parts: Writes[] = [];
+  let part = new Writes();
+  const next = () => {
+    if (mutationCount(part) >= MAX_MUTATIONS - 10) {
+      parts.push(part);
+      part = new Writes();
     }
+  };
+  for (const [id, lane] of w.lanes) {
+    part.lanes.set(id, lane);
+    next();
   }
+  for (const [id, slot] of w.slots) {
+    part.slots.set(id, slot);
+    next();
+  }
+  for (const [txHash, info] of w.parents) {
+    part.parents.set(txHash, info);
+    next();
+  }
+  for (const item of w.board) {
+    part.board.push(item);
+    next();
+  }
+  part.boardDrops.push(...w.boardDrops);
+  if (w.chain) part.chain = w.chain;
+  if (w.vault) part.vault = w.vault;
+  part.marker = w.marker;
+  parts.push(part);
+  return parts.map((p) => [p]);
+}
 
-  /** Rewrites a pending transaction (its parent's credit settled). */
-  async updatePending(tx: PendingTx): Promise<void> {
-    await this.#kv.set(this.#pendingKey(tx.txHash), tx);
-  }
+/** An upper bound of the mutations a write set makes. */
+function mutationCount(w: Writes): number {
+  return w.lanes.size + w.slots.size + w.parents.size + 4 * w.board.length + 3;
 }
