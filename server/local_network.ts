@@ -53,6 +53,10 @@ export interface NetworkOptions {
   readonly webDir?: string;
   /** Start the backend (default true). */
   readonly backend?: boolean;
+  /** The vault's W in ms (default `network.ts`'s `DEFAULT_MAX_VALIDITY`). */
+  readonly maxValidity?: bigint;
+  /** The vault's forced-exit delay in s (default the least W allows). */
+  readonly exitDelay?: bigint;
   /**
    * Create Alice, Bob and Carol with fresh keys, fund each with {@linkcode DEMO_FUNDS} pathUSD
    * and hand them (keys included) to the backend for the web UI (`--demo-accounts`).
@@ -133,6 +137,8 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
       rpcUrl,
       adminKey: FUNDER_KEYS[0],
       funderKey: FUNDER_KEYS[1],
+      ...(options.maxValidity ? { maxValidity: options.maxValidity } : {}),
+      ...(options.exitDelay ? { exitDelay: options.exitDelay } : {}),
     });
     const blockIntervalMillis = Math.max(100, Math.round(options.blockTimeSeconds * 1000));
     const funding = options.demoAccounts ? fundDemoAccounts(rpcUrl, chainId) : undefined;
