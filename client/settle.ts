@@ -8,6 +8,8 @@
  */
 import {
   type Address,
+  BaseError,
+  ContractFunctionRevertedError,
   decodeErrorResult,
   type Hex,
   type PublicClient,
@@ -81,10 +83,18 @@ export interface SettlementReceipt {
 /** How {@linkcode settleOrders} sends its transaction. */
 export interface SettleOptions {
   readonly feeToken: Address;
-  /** Gas added to the vault's estimate; default 100,000 (an exit's transfer needs headroom). */
+  /** Gas added to the vault's estimate; default 100,000. */
   readonly extraGas?: bigint;
   readonly timeoutMillis?: number;
 }
+
+/**
+ * Gas added per exit order: the vault gives its TIP-20 transfer exactly `EXIT_TRANSFER_GAS`
+ * (300,000) and requires 64/63 of it left, inside `settleBatch`'s isolating self-call (which
+ * itself gets 63/64 of what is left). An estimate cannot see this: a batch whose exit item is
+ * skipped for want of gas does not revert, so the estimate may be one at which it is skipped.
+ */
+const GAS_PER_EXIT = 650_000n;
 
 /**
  * Settles `orders` in one `settleBatch` from `account` (which earns their fees), parents first,
@@ -121,7 +131,8 @@ export async function settleOrders(
     chainId: committee.chainId,
     calls: [call],
     feeToken: options.feeToken,
-    gas: estimate + estimate / 4n + (options.extraGas ?? 100_000n),
+    gas: estimate + estimate / 4n + (options.extraGas ?? 100_000n) +
+      GAS_PER_EXIT * BigInt(batch.filter((o) => o.signed.order.exit).length),
   });
   const receipt = await waitForSuccess(client, hash, { timeoutMillis: options.timeoutMillis });
   const events = decodeVaultEvents(receipt.logs);
@@ -135,6 +146,36 @@ export async function settleOrders(
       : { txHash: o.txHash, status: "settled" }
   );
   return { hash, receipt, outcomes };
+}
+
+/**
+ * Why a call to the vault reverted, from the error viem threw (`simulateContract`, `call`,
+ * `estimateGas`): the vault's named error as `Name(arg, …)` when it is one, else viem's message.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   await client.simulateContract({ address: vault, abi: vaultAbi, functionName: "settle", args });
+ * } catch (e) {
+ *   console.log(revertReason(e)); // "AttestationsBelowThreshold(0, 2)"
+ * }
+ * ```
+ */
+export function revertReason(error: unknown): string {
+  if (error instanceof BaseError) {
+    const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+    if (reverted instanceof ContractFunctionRevertedError) {
+      if (reverted.data) {
+        const args = (reverted.data.args ?? []).map((
+          a,
+        ) => (typeof a === "bigint" ? a.toString() : String(a)));
+        return `${reverted.data.errorName}(${args.join(", ")})`;
+      }
+      if (reverted.raw) return vaultError(reverted.raw);
+    }
+    return error.shortMessage;
+  }
+  return (error as Error).message;
 }
 
 /**

@@ -63,7 +63,17 @@ export interface SettleItem {
   readonly attestations: readonly VaultAttestation[];
 }
 
-function settleItemArg(item: SettleItem) {
+/**
+ * A {@linkcode SettleItem} as the vault's `SettleItem` struct argument (for `simulateContract`
+ * and friends; {@linkcode settleCall} and {@linkcode settleBatchCall} use it).
+ *
+ * @example
+ * ```ts ignore
+ * await client.simulateContract({ address: vault, abi: vaultAbi, functionName: "settle",
+ *   args: [settleItemArgs(item)] });
+ * ```
+ */
+export function settleItemArgs(item: SettleItem) {
   const o = item.signed.order;
   return {
     order: {
@@ -161,7 +171,7 @@ export function settleCall(vault: Address, item: SettleItem): TempoCall {
     data: encodeFunctionData({
       abi: vaultAbi,
       functionName: "settle",
-      args: [settleItemArg(item)],
+      args: [settleItemArgs(item)],
     }),
   };
 }
@@ -180,7 +190,7 @@ export function settleBatchCall(vault: Address, items: readonly SettleItem[]): T
     data: encodeFunctionData({
       abi: vaultAbi,
       functionName: "settleBatch",
-      args: [items.map(settleItemArg)],
+      args: [items.map(settleItemArgs)],
     }),
   };
 }

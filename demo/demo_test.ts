@@ -41,23 +41,37 @@ function assertSucceeded(run: Run) {
   const s = run.summary;
   assert.equal(run.code, 0, JSON.stringify(s));
   assert.equal(s.ok, true);
-  assert.equal(s.qc1_height, s.start_height);
-  assert.equal(s.qc2_height, s.start_height);
-  assert.ok(BigInt(s.payment2_block as string) >= BigInt(s.payment1_block as string));
-  const balances = s.balances as Record<string, string>;
-  const fees = s.fees as Record<string, string>;
-  assert.equal(balances.carol, "15.000000");
-  const sum = (a: string, b: string) => (Number(a) + Number(b)).toFixed(6);
-  assert.equal(sum(balances.alice, fees.alice), "5.000000");
-  assert.equal(sum(balances.bob, fees.bob), "5.000000");
+  assert.equal(s.qc1_height, s.start_height, "QC1 before the next block");
+  assert.equal(s.qc2_height, s.start_height, "QC2 before the next block");
+  const heights = s.settle_heights as Record<string, string>;
+  assert.ok(
+    BigInt(heights.payment1) > BigInt(s.start_height as string),
+    "settled in a later block",
+  );
+  assert.ok(BigInt(heights.payment2) >= BigInt(heights.payment1), "the parent settles first");
+  assert.deepEqual(s.vault_balances, { alice: "5.000000", bob: "5.000000", carol: "15.000000" });
+  assert.equal(s.conserved, true);
+  const carol = s.carol_wallet as Record<string, string>;
+  assert.equal((Number(carol.after) - Number(carol.before)).toFixed(6), "15.000000");
   const dataDir = run.events.find((e) => e.event === "network")?.data_dir as string;
   assert.throws(() => Deno.statSync(dataDir), Deno.errors.NotFound, "its folder (keys) is removed");
   const kinds = run.events.map((e) => e.event);
   for (
-    const kind of ["network", "funded", "certificate", "qc", "incoming", "included", "balances"]
+    const kind of [
+      "network",
+      "deposited",
+      "certificate",
+      "qc",
+      "incoming",
+      "settled",
+      "conservation",
+      "exited",
+    ]
   ) {
     assert.ok(kinds.includes(kind), `no ${kind} event`);
   }
+  const settled = run.events.filter((e) => e.event === "settled");
+  assert.ok(settled.every((e) => Number(e.gas) > 0), "each settlement's gas is shown");
 }
 
 Deno.test({
@@ -82,21 +96,45 @@ Deno.test("--validators 4 --faulty 2 fails: the quorum is unreachable", async ()
     String(run.summary.reason),
     /quorum unreachable: 2 of 4 validators are up, 3 certificates needed/,
   );
+  const said = run.events.filter((e) => JSON.stringify(e).includes("quorum unreachable"));
+  assert.equal(said.length, 1, "said once, in the summary");
   const kept = run.stderr.match(/logs kept in (\S+)/)?.[1];
   assert.ok(kept, run.stderr);
   assert.ok(Deno.statSync(`${kept}/committee.json`).isFile);
   await Deno.remove(kept, { recursive: true });
 });
 
-Deno.test("bad options are refused with exit code 2 and the option named", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "--validators", "0"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 2);
+Deno.test("--attack: each of Alice's attempts fails while both payments settle", async () => {
+  const run = await runDemo("--attack", "--block-time", "1");
+  assertSucceeded(run);
+  const attacks = run.summary.attacks as Record<string, string>;
+  assert.deepEqual(Object.keys(attacks).sort(), ["empty_wallet", "forced_exit", "second_order"]);
+  for (const [name, outcome] of Object.entries(attacks)) assert.match(outcome, /^failed/, name);
   assert.match(
-    new TextDecoder().decode(out.stderr),
-    /--validators must be an integer in 1 … 10, got "0"/,
+    attacks.second_order,
+    /the vault refuses it \((AttestationsBelowThreshold|KeySettledOtherwise)/,
   );
+  assert.ok(run.events.filter((e) => e.event === "attack").length >= 4);
+});
+
+Deno.test("bad options are refused with exit code 2 and the option named; net has its own help", async () => {
+  const demo = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+  };
+  const zero = await demo("--validators", "0");
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /--validators must be an integer in 1 … 10, got "0"/);
+  const negative = await demo("--faulty", "-1");
+  assert.equal(negative.code, 2);
+  assert.match(negative.stderr, /--faulty must be an integer in 0 … 2, got "-1"/);
+  const netHelp = await demo("net", "--help");
+  assert.equal(netHelp.code, 0);
+  assert.match(netHelp.stdout, /^Allegro local network/);
+  assert.doesNotMatch(netHelp.stdout, /--faulty/);
 });

@@ -24,11 +24,19 @@ import { runScenario, type ScenarioSummary } from "./scenario.ts";
 const DEMO_HELP = `Allegro demo: Alice → Bob → Carol, both payments certified before the next block
 
 Usage: demo [options]
-       demo net [options]        start the local network only and keep it running
+       demo net [options]        start the local network only and keep it running (demo net --help)
+
+Alice, Bob and Carol deposit 15, 5 and 5 USD into the vault; Alice pays Bob 10 and Bob pays Carol
+10 citing Alice's payment as parent; both QCs form before the next block and both payments settle
+on the vault; the vault balances end at 5 / 5 / 15 with the vault holding exactly that; Carol then
+takes her 15 to her wallet with an exit order.
 
 Options:
   --validators N     sidecars in the committee (1 … 10) [default: 2]
   --faulty K         validators that crash before the payments (the run fails once K > f) [default: 0]
+  --attack           Alice also tries to take her payment back: empties her wallet, requests a
+                     forced exit of her whole vault balance, and settles a second order for the
+                     same contention key on the vault herself; each is shown failing
   --block-time S     anvil block interval in seconds [default: 2]
   --rpc-url URL      use this Tempo node (with anvil's dev accounts) instead of starting anvil
   --data-dir DIR     keys, committee, KV files and logs [default: a new temporary folder,
@@ -43,6 +51,27 @@ Options:
 With net or --keep-running, the web UI is served at the backend's URL, and Alice, Bob and Carol
 (fresh keys, 100 USD each) are offered in it as demo accounts (GET /api/v1/demo/accounts).`;
 
+const NET_HELP =
+  `Allegro local network: anvil in Tempo mode, the vault, N sidecars and the backend with the
+web UI, kept running until Ctrl-C
+
+Usage: demo net [options]        (./denow task net [options])
+
+Options:
+  --validators N     sidecars in the committee (1 … 10) [default: 2]
+  --block-time S     anvil block interval in seconds [default: 2]
+  --rpc-url URL      use this Tempo node (with anvil's dev accounts) instead of starting anvil
+  --data-dir DIR     keys, committee, KV files and logs [default: a new temporary folder,
+                     removed when the network stops]
+  --backend-port P   port of the backend and web UI [default: a free port]
+  --web-dir DIR      web UI files the backend serves at / [default: the UI this program
+                     ships with, or built from source into DATA_DIR/web]
+  --json             one JSON object per event on stdout
+  -h, --help         this text
+
+Alice, Bob and Carol (fresh keys, 100 USD each in their wallets) are offered in the web UI as demo
+accounts (GET /api/v1/demo/accounts).`;
+
 const OPTIONS = {
   validators: { type: "string", default: "2" },
   faulty: { type: "string", default: "0" },
@@ -52,11 +81,25 @@ const OPTIONS = {
   "backend-port": { type: "string" },
   "web-dir": { type: "string" },
   "keep-running": { type: "boolean", default: false },
+  attack: { type: "boolean", default: false },
   json: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
 class UsageError extends Error {}
+
+/**
+ * How long orders stay valid and the vault's W and exit delay for a block interval: the sidecars'
+ * margin M is S + D + 2 blocks = 7 blocks + 1 s by default, so orders live M + 5 s + a block and
+ * W leaves room for a block of clock lag and 5 s more.
+ */
+function demoTiming(blockTimeSeconds: number) {
+  const block = Math.round(blockTimeSeconds * 1000);
+  const margin = 7 * block + 1000;
+  const validForMillis = margin + 5000 + block;
+  const maxValidity = BigInt(Math.ceil((validForMillis + block + 5000) / 1000) * 1000);
+  return { validForMillis, maxValidity, exitDelay: maxValidity / 1000n + 1n };
+}
 
 function number(name: string, value: string, min: number, max: number, integer = true): number {
   const n = Number(value);
@@ -70,8 +113,24 @@ function number(name: string, value: string, min: number, max: number, integer =
 
 function parse(args: string[]) {
   let values;
+  // "--faulty -1" is a value, not an option: pass it as "--faulty=-1" so the range check names it.
+  const normalized: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (
+      args[i].startsWith("--") && !args[i].includes("=") && next !== undefined && /^-\d/.test(next)
+    ) {
+      normalized.push(`${args[i]}=${next}`);
+      i++;
+    } else normalized.push(args[i]);
+  }
   try {
-    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: normalized,
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -80,14 +139,20 @@ function parse(args: string[]) {
   if (values["rpc-url"] !== undefined && !URL.canParse(values["rpc-url"])) {
     throw new UsageError(`--rpc-url must be a URL, got "${values["rpc-url"]}"`);
   }
+  const blockTimeSeconds = number("block-time", values["block-time"], 0.1, 60, false);
+  const timing = demoTiming(blockTimeSeconds);
   return {
     help: values.help,
     json: values.json,
     keepRunning: values["keep-running"],
+    attack: values.attack,
     faulty,
+    validForMillis: timing.validForMillis,
     network: {
       validators,
-      blockTimeSeconds: number("block-time", values["block-time"], 0.1, 60, false),
+      blockTimeSeconds,
+      maxValidity: timing.maxValidity,
+      exitDelay: timing.exitDelay,
       ...(values["rpc-url"] ? { rpcUrl: values["rpc-url"] } : {}),
       ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
       ...(values["backend-port"]
@@ -134,7 +199,7 @@ function interrupted(): { promise: Promise<void>; dispose(): void } {
 async function demo(args: string[], netOnly: boolean): Promise<number> {
   const options = parse(args);
   if (options.help) {
-    console.log(DEMO_HELP);
+    console.log(netOnly ? NET_HELP : DEMO_HELP);
     return 0;
   }
   const report = options.json ? jsonReporter() : textReporter();
@@ -175,7 +240,11 @@ async function demo(args: string[], netOnly: boolean): Promise<number> {
     describe(net, webDir !== undefined, report);
     if (!netOnly) {
       const summary: ScenarioSummary = await Promise.race([
-        runScenario(net, { faulty: options.faulty }, report),
+        runScenario(net, {
+          faulty: options.faulty,
+          attack: options.attack,
+          validForMillis: options.validForMillis,
+        }, report),
         stop.promise.then(() => ({ ok: false, reason: "interrupted" })),
       ]);
       ok = summary.ok;
@@ -183,7 +252,9 @@ async function demo(args: string[], netOnly: boolean): Promise<number> {
         event: "summary",
         ...summary,
         text: summary.ok
-          ? `OK: both QCs formed at height ${summary.start_height}, before the next block; both payments settled`
+          ? `OK: both QCs formed at height ${summary.start_height}, before the next block; both payments settled (blocks ${summary.settle_heights?.payment1} and ${summary.settle_heights?.payment2}); vault balances 5 / 5 / 15, conserved; carol exited 15${
+            summary.attacks ? "; every attack failed" : ""
+          }`
           : `FAILED: ${summary.reason}`,
       });
     }
