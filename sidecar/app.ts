@@ -31,6 +31,9 @@ import { sidecarService, submitFastPath } from "./service.ts";
 import { Settler } from "./settler.ts";
 import { Store } from "./store.ts";
 
+/** How long (chain time) board entries outlive their order's `validBefore`. */
+const BOARD_RETENTION_MILLIS = 3_600_000n;
+
 /** A started sidecar. */
 export interface RunningSidecar {
   /** Base URL of the Connect / gRPC-Web listener. */
@@ -219,6 +222,15 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   });
   gossip.start();
   settler.start();
+  // The board keeps what readers may still need: orders expired for an hour of chain time go.
+  const sweep = setInterval(() => {
+    const time = authority.chain?.time;
+    if (time !== undefined) {
+      store.sweepBoard(time, BOARD_RETENTION_MILLIS).catch((e) =>
+        log.warn("board sweep failed", { error: String(e) })
+      );
+    }
+  }, 60_000);
 
   const service = sidecarService({
     name: config.name,
@@ -299,6 +311,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     ...(listeners[1] ? { grpcUrl: url(listeners[1]) } : {}),
     stop: () =>
       stopped ??= (async () => {
+        clearInterval(sweep);
         await Promise.allSettled(listeners.map((l) => l.close()));
         await gossip.stop();
         await settler.stop();

@@ -192,7 +192,12 @@ export class Certifier {
           return result as Exclude<T, { kind: "need" }>;
         }
         const keys = (result as unknown as { keys: readonly Key[] }).keys;
-        const values = await Promise.all(keys.map((key) => this.#store.read(key)));
+        const values = await Promise.all(keys.map((key) => this.#store.read(key))).catch((e) => {
+          throw new AllegroError(
+            "TEMPORARY_UNAVAILABLE",
+            `store is not available: ${(e as Error).message}`,
+          );
+        });
         keys.forEach((key, i) => this.#authority.load(key, values[i]));
       }
       throw new AllegroError("TEMPORARY_UNAVAILABLE", "state kept changing while it was loaded");

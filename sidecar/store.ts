@@ -315,6 +315,39 @@ export class Store {
     if (n > 0) await op.commit();
   }
 
+  /**
+   * Deletes the oldest board entries (at most `limit` examined) whose order expired more than
+   * `retentionMillis` of chain time ago: they can never settle, and their locks stay in the lanes.
+   * Keeps the board bounded by what is certified within W plus the retention. Returns how many
+   * went.
+   */
+  async sweepBoard(chainTime: bigint, retentionMillis: bigint, limit = 1000): Promise<number> {
+    const old = await Array.fromAsync(
+      this.#kv.list<BoardEntry>({ prefix: [V, "board"] }, { limit }),
+    );
+    const expired = old.filter((e) =>
+      e.value.signed.order.validBefore + retentionMillis < chainTime
+    );
+    let op = this.#kv.atomic();
+    let n = 0;
+    for (const { value: entry } of expired) {
+      const o = entry.signed.order;
+      const txHash = hexOf((entry.certificate ?? entry.qc!).txHash);
+      op.delete(K.board(entry.sequence))
+        .delete(K.boardTx(txHash, entry.sequence))
+        .delete(K.boardAddr(o.payer.toLowerCase(), entry.sequence))
+        .delete(K.boardAddr(o.recipient.toLowerCase(), entry.sequence));
+      n += 4;
+      if (n >= MAX_MUTATIONS) {
+        await op.commit();
+        op = this.#kv.atomic();
+        n = 0;
+      }
+    }
+    if (n > 0) await op.commit();
+    return expired.length;
+  }
+
   /** One page of the board, in sequence order. */
   async board(query: BoardQuery): Promise<BoardEntry[]> {
     const start = query.afterSequence + 1n;
