@@ -243,11 +243,12 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     chain: () => authority.chain,
     events,
     metrics,
+    log,
     maxPage: config.maxPage,
   });
   const routes = (router: Parameters<Parameters<typeof serveConnect>[0]["routes"]>[0]) =>
     router.service(FastPaySidecar, service);
-  const fastSubmit = submitFastPath({ certifier, metrics }, config.maxBodyBytes);
+  const fastSubmit = submitFastPath({ certifier, metrics, log }, config.maxBodyBytes);
   const fallback = async (request: Request) => {
     const fast = fastSubmit(request);
     if (fast !== undefined) return await fast;

@@ -34,6 +34,7 @@ import type { Answer, Certifier, SubmissionRequest } from "./certifier.ts";
 import type { TxEvent, TxEvents } from "./events.ts";
 import type { SidecarMetrics } from "./metrics.ts";
 import type { BoardEntry, Store } from "./store.ts";
+import type { Logger } from "@allegro/server/log";
 import type { ChainView } from "./authority.ts";
 
 /** What the service needs. */
@@ -48,6 +49,7 @@ export interface SidecarServiceDeps {
   readonly chain: () => ChainView | undefined;
   readonly events: TxEvents;
   readonly metrics: SidecarMetrics;
+  readonly log: Logger;
   /** Most entries in one bulletin-board page. */
   readonly maxPage: number;
 }
@@ -70,8 +72,11 @@ export function submissionFromProto(m: SubmitFastPayRequest): SubmissionRequest 
   };
 }
 
-/** Certifies one wire submission and counts it in the metrics. */
-function submitter(deps: Pick<SidecarServiceDeps, "certifier" | "metrics">) {
+/**
+ * Certifies one wire submission and counts it in the metrics. A reject is logged with the
+ * client's `client_request_id`, which decides nothing: it is only for matching logs.
+ */
+function submitter(deps: Pick<SidecarServiceDeps, "certifier" | "metrics" | "log">) {
   return async (m: SubmitFastPayRequest): Promise<Answer> => {
     const started = performance.now();
     let answer: Answer;
@@ -86,6 +91,14 @@ function submitter(deps: Pick<SidecarServiceDeps, "certifier" | "metrics">) {
       "reject" in answer ? answer.reject.code : undefined,
       "certificate" in answer && answer.confirmation,
     );
+    if ("reject" in answer) {
+      deps.log.info("rejected", {
+        code: answer.reject.code,
+        message: answer.reject.message,
+        ...(answer.txHash ? { tx_hash: answer.txHash } : {}),
+        ...(m.clientRequestId ? { client_request_id: m.clientRequestId.slice(0, 128) } : {}),
+      });
+    }
     return answer;
   };
 }
@@ -110,7 +123,7 @@ function connectError(status: number, code: string, message: string): Response {
  * ```
  */
 export function submitFastPath(
-  deps: Pick<SidecarServiceDeps, "certifier" | "metrics">,
+  deps: Pick<SidecarServiceDeps, "certifier" | "metrics" | "log">,
   readMaxBytes: number,
 ): (request: Request) => Promise<Response | undefined> | undefined {
   const submit = submitter(deps);
