@@ -53,6 +53,15 @@ export interface NetworkOptions {
   readonly webDir?: string;
   /** Start the backend (default true). */
   readonly backend?: boolean;
+  /**
+   * How many validators, the first in committee order, get a sidecar process; default all.
+   * A test runs the others itself (a Byzantine one, or one behind a proxy).
+   */
+  readonly sidecars?: number;
+  /** Whether the sidecars settle with their settler accounts (default true). */
+  readonly settlers?: boolean;
+  /** More `sidecar run` arguments for every sidecar. */
+  readonly sidecarArgs?: readonly string[];
   /** The vault's W in ms (default `network.ts`'s `DEFAULT_MAX_VALIDITY`). */
   readonly maxValidity?: bigint;
   /** The vault's forced-exit delay in s (default the least W allows). */
@@ -147,7 +156,15 @@ export async function startLocalNetwork(options: NetworkOptions): Promise<LocalN
     await Promise.all(
       committee.validators.map((v) => Deno.remove(join(dataDir, `${v.name}.kv`)).catch(() => {})),
     );
-    const sidecars = await spawnSidecars({ committee, rpcUrl, dir: dataDir, blockIntervalMillis });
+    const sidecars = await spawnSidecars({
+      committee,
+      rpcUrl,
+      dir: dataDir,
+      blockIntervalMillis,
+      validators: committee.validators.slice(0, options.sidecars),
+      ...(options.settlers === undefined ? {} : { settlers: options.settlers }),
+      ...(options.sidecarArgs ? { extraArgs: options.sidecarArgs } : {}),
+    });
     started.push(...sidecars);
     const demoAccounts = await funding;
     const demoAccountsPath = join(dataDir, "demo-accounts.json");

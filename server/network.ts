@@ -323,6 +323,8 @@ export interface SpawnSidecarOptions {
   readonly kvPath: string;
   /** Pass `--first-start` (the key never signed); default true. A store wiped later must not. */
   readonly firstStart?: boolean;
+  /** Settle with the validator's settler account (`--settler-key`); default true. */
+  readonly settler?: boolean;
   /** The chain's block interval (`--block-interval-ms`); default 1000. */
   readonly blockIntervalMillis?: number;
   /** Where the JSON-lines log goes (appended). */
@@ -366,8 +368,7 @@ export function spawnSidecar(options: SpawnSidecarOptions): Promise<ComponentPro
       "--peers",
       (options.peers ?? []).join(","),
       ...(options.firstStart ?? true ? ["--first-start"] : []),
-      "--settler-key",
-      v.settlerKeyPath,
+      ...(options.settler ?? true ? ["--settler-key", v.settlerKeyPath] : []),
       "--block-interval-ms",
       String(options.blockIntervalMillis ?? 1000),
       ...(options.extraArgs ?? []),
@@ -385,6 +386,10 @@ export interface SpawnSidecarsOptions {
   readonly validators?: readonly LocalValidator[];
   /** Gossip with every other validator of the committee (default true). */
   readonly gossip?: boolean;
+  /** Pass `--first-start` (see {@linkcode SpawnSidecarOptions}); default true. */
+  readonly firstStart?: boolean;
+  /** Settle with each validator's settler account; default true. */
+  readonly settlers?: boolean;
   /** The chain's block interval; default 1000 ms. */
   readonly blockIntervalMillis?: number;
   readonly extraArgs?: readonly string[];
@@ -412,6 +417,8 @@ export async function spawnSidecars(options: SpawnSidecarsOptions): Promise<Side
         ...(options.gossip ?? true
           ? { peers: committee.validators.filter((v) => v !== validator).map((v) => v.url) }
           : {}),
+        ...(options.firstStart === undefined ? {} : { firstStart: options.firstStart }),
+        ...(options.settlers === undefined ? {} : { settler: options.settlers }),
         ...(options.blockIntervalMillis
           ? { blockIntervalMillis: options.blockIntervalMillis }
           : {}),
