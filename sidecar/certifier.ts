@@ -243,7 +243,8 @@ export class Certifier {
       const problem = parentProblem(signed.order, certified.signed.order);
       return problem === undefined ? { ok: true, certified } : { ok: false, message: problem };
     } catch (e) {
-      return { ok: false, message: (e as Error).message };
+      // The QC's own failure does not say which field it is in: name it and the parent's hash.
+      return { ok: false, message: `order.parent ${signed.order.parent}: ${(e as Error).message}` };
     }
   }
 }
