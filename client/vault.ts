@@ -64,6 +64,32 @@ export interface SettleItem {
 }
 
 /**
+ * The vault's `SettleItem` struct as viem encodes it: the order's fields without `chainId` and
+ * `vault` (the EIP-712 domain supplies them), the payer's signature, and the attestations.
+ */
+export interface SettleItemArgs {
+  /** The vault's `Payment` struct. */
+  readonly order: {
+    readonly payer: Address;
+    readonly recipient: Address;
+    readonly token: Address;
+    readonly amount: bigint;
+    readonly fee: bigint;
+    readonly seq: bigint;
+    readonly validBefore: bigint;
+    readonly parent: Hex;
+    readonly exit: boolean;
+    readonly memo: Hex;
+  };
+  /** 65 bytes `r || s || v`. */
+  readonly payerSignature: Hex;
+  /** The committee epoch the attestations were made in. */
+  readonly epoch: bigint;
+  /** Committee indices strictly increasing, each with its 65-byte signature. */
+  readonly attestations: readonly { readonly index: bigint; readonly signature: Hex }[];
+}
+
+/**
  * A {@linkcode SettleItem} as the vault's `SettleItem` struct argument (for `simulateContract`
  * and friends; {@linkcode settleCall} and {@linkcode settleBatchCall} use it).
  *
@@ -73,7 +99,7 @@ export interface SettleItem {
  *   args: [settleItemArgs(item)] });
  * ```
  */
-export function settleItemArgs(item: SettleItem) {
+export function settleItemArgs(item: SettleItem): SettleItemArgs {
   const o = item.signed.order;
   return {
     order: {
