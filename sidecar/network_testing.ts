@@ -27,6 +27,7 @@ import {
   parseAbi,
   type PublicClient,
   toHex,
+  type TransactionReceipt,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
@@ -55,6 +56,7 @@ import {
   readSettledTxHash,
   type RejectCode,
   rejectCodeFromProto,
+  sendTempoTransaction,
   type SettlementReceipt,
   settleOrders,
   type SidecarConnection,
@@ -64,6 +66,7 @@ import {
   signOrder,
   type TempoCall,
   vaultError,
+  waitForSuccess,
 } from "@allegro/client";
 import { FUNDER_KEYS, PATH_USD } from "@allegro/server/anvil";
 import { readAccountKeyFile, readKeyFile } from "@allegro/server/keyfile";
@@ -606,6 +609,17 @@ export class TestNetwork {
         : undefined;
       return data ? vaultError(data) : (e as Error).message;
     }
+  }
+
+  /** Sends one Tempo transaction of `calls` from `from` (fee in pathUSD); its receipt, if it succeeded. */
+  async send(from: LocalAccount, calls: readonly TempoCall[]): Promise<TransactionReceipt> {
+    const hash = await sendTempoTransaction(this.chain, from, {
+      chainId: this.committee.chainId,
+      calls,
+      feeToken: PATH_USD,
+      gas: 2_000_000n,
+    });
+    return await waitForSuccess(this.chain, hash);
   }
 
   /** Stops or resumes anvil's interval mining (a stalled chain). */
