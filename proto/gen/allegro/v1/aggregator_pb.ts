@@ -2,11 +2,11 @@
 // @generated from file allegro/v1/aggregator.proto (package allegro.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "../../../protobuf.ts";
+import { fileDesc, messageDesc, serviceDesc } from "../../../protobuf.ts";
 import type { ChainHeadSchema, GetBulletinBoardRequestSchema, GetBulletinBoardResponseSchema, GetChainHeadRequestSchema, QuorumCertificate, Reject, SignedOrder, Stage, SubmitFastPayRequestSchema, ValidatorCertificate } from "./types_pb.ts";
 import { file_allegro_v1_types } from "./types_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { Message } from "../../../protobuf.ts";
 
 /**
  * Describes the file allegro/v1/aggregator.proto.
@@ -21,16 +21,22 @@ export const file_allegro_v1_aggregator: GenFile = /*@__PURE__*/
  */
 export type ValidatorReject = Message<"allegro.v1.ValidatorReject"> & {
   /**
+   * The validator's name in the committee.
+   *
    * @generated from field: string validator = 1;
    */
   validator: string;
 
   /**
+   * Its Ed25519 public key, 32 bytes.
+   *
    * @generated from field: bytes signer = 2;
    */
   signer: Uint8Array;
 
   /**
+   * Its reject, or TEMPORARY_UNAVAILABLE when it did not answer in time.
+   *
    * @generated from field: allegro.v1.Reject reject = 3;
    */
   reject?: Reject | undefined;
@@ -50,31 +56,43 @@ export const ValidatorRejectSchema: GenMessage<ValidatorReject> = /*@__PURE__*/
  */
 export type AggregateSubmitResponse = Message<"allegro.v1.AggregateSubmitResponse"> & {
   /**
+   * The order's tx_hash, 32 bytes.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
 
   /**
+   * The order's effects_hash, 32 bytes.
+   *
    * @generated from field: bytes effects_hash = 2;
    */
   effectsHash: Uint8Array;
 
   /**
+   * The verified certificates, in arrival order.
+   *
    * @generated from field: repeated allegro.v1.ValidatorCertificate certificates = 3;
    */
   certificates: ValidatorCertificate[];
 
   /**
+   * The validators that refused or did not answer.
+   *
    * @generated from field: repeated allegro.v1.ValidatorReject rejects = 4;
    */
   rejects: ValidatorReject[];
 
   /**
+   * The verified QC, once threshold certificates are in.
+   *
    * @generated from field: allegro.v1.QuorumCertificate qc = 5;
    */
   qc?: QuorumCertificate | undefined;
 
   /**
+   * The payment's stage when the answer was sent.
+   *
    * @generated from field: allegro.v1.Stage stage = 6;
    */
   stage: Stage;
@@ -88,10 +106,14 @@ export const AggregateSubmitResponseSchema: GenMessage<AggregateSubmitResponse> 
   messageDesc(file_allegro_v1_aggregator, 1);
 
 /**
+ * Asks for the QC of one order.
+ *
  * @generated from message allegro.v1.GetQuorumCertificateRequest
  */
 export type GetQuorumCertificateRequest = Message<"allegro.v1.GetQuorumCertificateRequest"> & {
   /**
+   * The order's tx_hash, 32 bytes.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
@@ -105,10 +127,14 @@ export const GetQuorumCertificateRequestSchema: GenMessage<GetQuorumCertificateR
   messageDesc(file_allegro_v1_aggregator, 2);
 
 /**
+ * The QC of an order; NOT_FOUND when the backend has none.
+ *
  * @generated from message allegro.v1.GetQuorumCertificateResponse
  */
 export type GetQuorumCertificateResponse = Message<"allegro.v1.GetQuorumCertificateResponse"> & {
   /**
+   * The verified QC.
+   *
    * @generated from field: allegro.v1.QuorumCertificate qc = 1;
    */
   qc?: QuorumCertificate | undefined;
@@ -122,10 +148,14 @@ export const GetQuorumCertificateResponseSchema: GenMessage<GetQuorumCertificate
   messageDesc(file_allegro_v1_aggregator, 3);
 
 /**
+ * Asks for the lifecycle of one order.
+ *
  * @generated from message allegro.v1.GetTxStatusRequest
  */
 export type GetTxStatusRequest = Message<"allegro.v1.GetTxStatusRequest"> & {
   /**
+   * The order's tx_hash, 32 bytes.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
@@ -145,31 +175,43 @@ export const GetTxStatusRequestSchema: GenMessage<GetTxStatusRequest> = /*@__PUR
  */
 export type TxStatus = Message<"allegro.v1.TxStatus"> & {
   /**
+   * The order's tx_hash, 32 bytes.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
 
   /**
+   * Where the payment is now.
+   *
    * @generated from field: allegro.v1.Stage stage = 2;
    */
   stage: Stage;
 
   /**
+   * The payer-signed order.
+   *
    * @generated from field: allegro.v1.SignedOrder order = 3;
    */
   order?: SignedOrder | undefined;
 
   /**
+   * The certificates collected, verified by the backend.
+   *
    * @generated from field: repeated allegro.v1.ValidatorCertificate certificates = 4;
    */
   certificates: ValidatorCertificate[];
 
   /**
+   * The validators that refused or did not answer.
+   *
    * @generated from field: repeated allegro.v1.ValidatorReject rejects = 5;
    */
   rejects: ValidatorReject[];
 
   /**
+   * The QC, once formed (stage CERTIFIED and later, or CONFIRMED).
+   *
    * @generated from field: allegro.v1.QuorumCertificate qc = 6;
    */
   qc?: QuorumCertificate | undefined;
@@ -182,16 +224,22 @@ export type TxStatus = Message<"allegro.v1.TxStatus"> & {
   blockHeight: bigint;
 
   /**
+   * When the backend received the order, by its clock.
+   *
    * @generated from field: uint64 submitted_unix_millis = 9;
    */
   submittedUnixMillis: bigint;
 
   /**
+   * When the QC formed; 0 before.
+   *
    * @generated from field: uint64 certified_unix_millis = 10;
    */
   certifiedUnixMillis: bigint;
 
   /**
+   * When the backend saw the settling block; 0 before.
+   *
    * @generated from field: uint64 included_unix_millis = 11;
    */
   includedUnixMillis: bigint;
@@ -224,10 +272,14 @@ export const TxStatusSchema: GenMessage<TxStatus> = /*@__PURE__*/
   messageDesc(file_allegro_v1_aggregator, 5);
 
 /**
+ * Asks to follow one order.
+ *
  * @generated from message allegro.v1.WatchTxRequest
  */
 export type WatchTxRequest = Message<"allegro.v1.WatchTxRequest"> & {
   /**
+   * The order's tx_hash, 32 bytes.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
@@ -241,6 +293,8 @@ export const WatchTxRequestSchema: GenMessage<WatchTxRequest> = /*@__PURE__*/
   messageDesc(file_allegro_v1_aggregator, 6);
 
 /**
+ * Asks to follow the chain head.
+ *
  * @generated from message allegro.v1.WatchHeadsRequest
  */
 export type WatchHeadsRequest = Message<"allegro.v1.WatchHeadsRequest"> & {
@@ -260,6 +314,8 @@ export const WatchHeadsRequestSchema: GenMessage<WatchHeadsRequest> = /*@__PURE_
  */
 export const FastPayAggregator: GenService<{
   /**
+   * Fans the order out to every sidecar; answers once a QC forms or can no longer form.
+   *
    * @generated from rpc allegro.v1.FastPayAggregator.SubmitFastPay
    */
   submitFastPay: {
@@ -268,6 +324,8 @@ export const FastPayAggregator: GenService<{
     output: typeof AggregateSubmitResponseSchema;
   },
   /**
+   * The sidecars' bulletin boards merged into one.
+   *
    * @generated from rpc allegro.v1.FastPayAggregator.GetBulletinBoard
    */
   getBulletinBoard: {
@@ -276,6 +334,8 @@ export const FastPayAggregator: GenService<{
     output: typeof GetBulletinBoardResponseSchema;
   },
   /**
+   * The QC the backend holds for an order.
+   *
    * @generated from rpc allegro.v1.FastPayAggregator.GetQuorumCertificate
    */
   getQuorumCertificate: {
@@ -284,6 +344,8 @@ export const FastPayAggregator: GenService<{
     output: typeof GetQuorumCertificateResponseSchema;
   },
   /**
+   * An order's lifecycle as the backend knows it.
+   *
    * @generated from rpc allegro.v1.FastPayAggregator.GetTxStatus
    */
   getTxStatus: {
@@ -292,6 +354,8 @@ export const FastPayAggregator: GenService<{
     output: typeof TxStatusSchema;
   },
   /**
+   * The last block the backend's vault follower processed.
+   *
    * @generated from rpc allegro.v1.FastPayAggregator.GetChainHead
    */
   getChainHead: {
@@ -300,6 +364,8 @@ export const FastPayAggregator: GenService<{
     output: typeof ChainHeadSchema;
   },
   /**
+   * An order's lifecycle: its status now, then each change until a final stage.
+   *
    * @generated from rpc allegro.v1.FastPayAggregator.WatchTx
    */
   watchTx: {
@@ -308,6 +374,8 @@ export const FastPayAggregator: GenService<{
     output: typeof TxStatusSchema;
   },
   /**
+   * The chain head now, then each new block.
+   *
    * @generated from rpc allegro.v1.FastPayAggregator.WatchHeads
    */
   watchHeads: {

@@ -2,11 +2,11 @@
 // @generated from file allegro/v1/sidecar.proto (package allegro.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "../../../protobuf.ts";
+import { fileDesc, messageDesc, serviceDesc } from "../../../protobuf.ts";
 import type { ChainHeadSchema, GetBulletinBoardRequestSchema, GetBulletinBoardResponseSchema, GetChainHeadRequestSchema, GetValidatorInfoRequestSchema, GetValidatorInfoResponseSchema, Reject, Stage, SubmitFastPayRequestSchema, SubmitFastPayResponseSchema, ValidatorCertificate } from "./types_pb.ts";
 import { file_allegro_v1_types } from "./types_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { Message } from "../../../protobuf.ts";
 
 /**
  * Describes the file allegro/v1/sidecar.proto.
@@ -21,21 +21,29 @@ export const file_allegro_v1_sidecar: GenFile = /*@__PURE__*/
  */
 export type SidecarEvent = Message<"allegro.v1.SidecarEvent"> & {
   /**
+   * What happened.
+   *
    * @generated from field: allegro.v1.Stage stage = 1;
    */
   stage: Stage;
 
   /**
+   * The order's tx_hash, 32 bytes; empty in the first event (ACCEPTED).
+   *
    * @generated from field: bytes tx_hash = 2;
    */
   txHash: Uint8Array;
 
   /**
+   * This sidecar's certificate (stage CERTIFICATE).
+   *
    * @generated from field: allegro.v1.ValidatorCertificate certificate = 3;
    */
   certificate?: ValidatorCertificate | undefined;
 
   /**
+   * Why it refused (stage REJECTED).
+   *
    * @generated from field: allegro.v1.Reject reject = 4;
    */
   reject?: Reject | undefined;
@@ -48,6 +56,8 @@ export type SidecarEvent = Message<"allegro.v1.SidecarEvent"> & {
   blockHeight: bigint;
 
   /**
+   * When the sidecar sent the event, by its clock.
+   *
    * @generated from field: uint64 unix_millis = 6;
    */
   unixMillis: bigint;
@@ -61,15 +71,21 @@ export const SidecarEventSchema: GenMessage<SidecarEvent> = /*@__PURE__*/
   messageDesc(file_allegro_v1_sidecar, 0);
 
 /**
+ * Asks for one lane (payer, token).
+ *
  * @generated from message allegro.v1.GetLaneRequest
  */
 export type GetLaneRequest = Message<"allegro.v1.GetLaneRequest"> & {
   /**
+   * The payer, 20 bytes.
+   *
    * @generated from field: bytes payer = 1;
    */
   payer: Uint8Array;
 
   /**
+   * The TIP-20 token, 20 bytes.
+   *
    * @generated from field: bytes token = 2;
    */
   token: Uint8Array;
@@ -117,13 +133,16 @@ export type GetLaneResponse = Message<"allegro.v1.GetLaneResponse"> & {
   chainTimeUnixMillis: bigint;
 
   /**
-   * Vault balance at the last processed block, and what the payer may still spend (decimal).
+   * The payer's vault balance in token at the last processed block, base units in decimal.
    *
    * @generated from field: string balance = 5;
    */
   balance: string;
 
   /**
+   * What this sidecar lets the payer still spend: balance less its debits (unsettled QC orders
+   * and orders it signed), base units in decimal.
+   *
    * @generated from field: string available = 6;
    */
   available: string;
@@ -143,6 +162,8 @@ export const GetLaneResponseSchema: GenMessage<GetLaneResponse> = /*@__PURE__*/
  */
 export const FastPaySidecar: GenService<{
   /**
+   * Validates an order (SPEC §6) and answers this validator's certificate or a reject.
+   *
    * @generated from rpc allegro.v1.FastPaySidecar.SubmitFastPay
    */
   submitFastPay: {
@@ -161,6 +182,8 @@ export const FastPaySidecar: GenService<{
     output: typeof SidecarEventSchema;
   },
   /**
+   * Pages through the certificates and QCs this sidecar holds, filtered by order or address.
+   *
    * @generated from rpc allegro.v1.FastPaySidecar.GetBulletinBoard
    */
   getBulletinBoard: {
@@ -169,6 +192,8 @@ export const FastPaySidecar: GenService<{
     output: typeof GetBulletinBoardResponseSchema;
   },
   /**
+   * The validator's name, keys, chain, epoch, vault and peers.
+   *
    * @generated from rpc allegro.v1.FastPaySidecar.GetValidatorInfo
    */
   getValidatorInfo: {
@@ -177,6 +202,8 @@ export const FastPaySidecar: GenService<{
     output: typeof GetValidatorInfoResponseSchema;
   },
   /**
+   * The last block the sidecar's vault follower processed.
+   *
    * @generated from rpc allegro.v1.FastPaySidecar.GetChainHead
    */
   getChainHead: {
@@ -185,6 +212,8 @@ export const FastPaySidecar: GenService<{
     output: typeof ChainHeadSchema;
   },
   /**
+   * What the sidecar knows of a lane: applied prefix, lock, certificate, chain time, balance.
+   *
    * @generated from rpc allegro.v1.FastPaySidecar.GetLane
    */
   getLane: {

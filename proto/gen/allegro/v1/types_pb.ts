@@ -2,9 +2,9 @@
 // @generated from file allegro/v1/types.proto (package allegro.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage } from "../../../protobuf.ts";
+import { enumDesc, fileDesc, messageDesc } from "../../../protobuf.ts";
+import type { Message } from "../../../protobuf.ts";
 
 /**
  * Describes the file allegro/v1/types.proto.
@@ -19,11 +19,15 @@ export const file_allegro_v1_types: GenFile = /*@__PURE__*/
  */
 export type Reject = Message<"allegro.v1.Reject"> & {
   /**
+   * The first rule the submission broke.
+   *
    * @generated from field: allegro.v1.RejectCode code = 1;
    */
   code: RejectCode;
 
   /**
+   * For a person: the rule broken, the field and the values involved.
+   *
    * @generated from field: string message = 2;
    */
   message: string;
@@ -43,21 +47,29 @@ export const RejectSchema: GenMessage<Reject> = /*@__PURE__*/
  */
 export type PaymentOrder = Message<"allegro.v1.PaymentOrder"> & {
   /**
+   * The chain the vault lives on: the EIP-712 domain's chainId.
+   *
    * @generated from field: uint64 chain_id = 1;
    */
   chainId: bigint;
 
   /**
+   * The vault's address, 20 bytes: the EIP-712 domain's verifyingContract.
+   *
    * @generated from field: bytes vault = 2;
    */
   vault: Uint8Array;
 
   /**
+   * Who pays and signs, 20 bytes; never 0.
+   *
    * @generated from field: bytes payer = 3;
    */
   payer: Uint8Array;
 
   /**
+   * Who is paid, 20 bytes: its vault balance, or its wallet when exit is set.
+   *
    * @generated from field: bytes recipient = 4;
    */
   recipient: Uint8Array;
@@ -70,25 +82,29 @@ export type PaymentOrder = Message<"allegro.v1.PaymentOrder"> & {
   token: Uint8Array;
 
   /**
+   * TIP-20 base units (6 decimals), at least 1.
+   *
    * @generated from field: uint64 amount = 6;
    */
   amount: bigint;
 
   /**
-   * Paid to whoever settles the order.
+   * TIP-20 base units paid to whoever settles the order; may be 0.
    *
    * @generated from field: uint64 fee = 7;
    */
   fee: bigint;
 
   /**
-   * The contention key is (payer, token, seq).
+   * Numbers the payer's orders in token from 0; the contention key is (payer, token, seq).
    *
    * @generated from field: uint64 seq = 8;
    */
   seq: bigint;
 
   /**
+   * Unix milliseconds of chain time: the vault settles the order only before it.
+   *
    * @generated from field: uint64 valid_before = 9;
    */
   validBefore: bigint;
@@ -129,11 +145,15 @@ export const PaymentOrderSchema: GenMessage<PaymentOrder> = /*@__PURE__*/
  */
 export type SignedOrder = Message<"allegro.v1.SignedOrder"> & {
   /**
+   * What is paid; everything that decides the payment is here.
+   *
    * @generated from field: allegro.v1.PaymentOrder order = 1;
    */
   order?: PaymentOrder | undefined;
 
   /**
+   * 65 bytes r || s || v (low s, v 27 or 28) over the order's EIP-712 digest.
+   *
    * @generated from field: bytes payer_signature = 2;
    */
   payerSignature: Uint8Array;
@@ -160,35 +180,44 @@ export type ValidatorCertificate = Message<"allegro.v1.ValidatorCertificate"> & 
   signer: Uint8Array;
 
   /**
+   * The order's tx_hash, 32 bytes.
+   *
    * @generated from field: bytes tx_hash = 2;
    */
   txHash: Uint8Array;
 
   /**
+   * The order's effects_hash, 32 bytes.
+   *
    * @generated from field: bytes effects_hash = 3;
    */
   effectsHash: Uint8Array;
 
   /**
-   * Ed25519.
+   * Ed25519 over cert_digest, 64 bytes.
    *
    * @generated from field: bytes signature = 4;
    */
   signature: Uint8Array;
 
   /**
+   * When the validator signed, by its clock; part of qc_hash.
+   *
    * @generated from field: uint64 created_unix_millis = 5;
    */
   createdUnixMillis: bigint;
 
   /**
-   * secp256k1 by the validator's settlement key: what the vault checks.
+   * secp256k1 by the validator's settlement key over the same cert_digest, 65 bytes: what the
+   * vault checks.
    *
    * @generated from field: bytes attestation = 6;
    */
   attestation: Uint8Array;
 
   /**
+   * The committee epoch whose cert_digest was signed.
+   *
    * @generated from field: uint64 epoch = 7;
    */
   epoch: bigint;
@@ -208,31 +237,43 @@ export const ValidatorCertificateSchema: GenMessage<ValidatorCertificate> = /*@_
  */
 export type QuorumCertificate = Message<"allegro.v1.QuorumCertificate"> & {
   /**
+   * The order's tx_hash, 32 bytes; every certificate's.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
 
   /**
+   * The order's effects_hash, 32 bytes; every certificate's.
+   *
    * @generated from field: bytes effects_hash = 2;
    */
   effectsHash: Uint8Array;
 
   /**
+   * The committee's threshold n - f.
+   *
    * @generated from field: uint32 threshold = 3;
    */
   threshold: number;
 
   /**
+   * At least threshold certificates, one per signer, in any order.
+   *
    * @generated from field: repeated allegro.v1.ValidatorCertificate certificates = 4;
    */
   certificates: ValidatorCertificate[];
 
   /**
+   * sha256 over the hashes, threshold and certificates sorted by signer (SPEC §4), 32 bytes.
+   *
    * @generated from field: bytes qc_hash = 5;
    */
   qcHash: Uint8Array;
 
   /**
+   * The committee epoch of every certificate.
+   *
    * @generated from field: uint64 epoch = 6;
    */
   epoch: bigint;
@@ -252,11 +293,15 @@ export const QuorumCertificateSchema: GenMessage<QuorumCertificate> = /*@__PURE_
  */
 export type CertifiedOrder = Message<"allegro.v1.CertifiedOrder"> & {
   /**
+   * The payer-signed order.
+   *
    * @generated from field: allegro.v1.SignedOrder order = 1;
    */
   order?: SignedOrder | undefined;
 
   /**
+   * A QC over the order's tx_hash and effects_hash.
+   *
    * @generated from field: allegro.v1.QuorumCertificate qc = 2;
    */
   qc?: QuorumCertificate | undefined;
@@ -276,6 +321,8 @@ export const CertifiedOrderSchema: GenMessage<CertifiedOrder> = /*@__PURE__*/
  */
 export type SubmitFastPayRequest = Message<"allegro.v1.SubmitFastPayRequest"> & {
   /**
+   * The order to certify.
+   *
    * @generated from field: allegro.v1.SignedOrder order = 1;
    */
   order?: SignedOrder | undefined;
@@ -316,26 +363,36 @@ export const SubmitFastPayRequestSchema: GenMessage<SubmitFastPayRequest> = /*@_
  */
 export type SubmitFastPayResponse = Message<"allegro.v1.SubmitFastPayResponse"> & {
   /**
+   * The order's tx_hash as the sidecar computed it; empty when the order could not be read.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
 
   /**
+   * The order's effects_hash as the sidecar computed it; empty when the order could not be read.
+   *
    * @generated from field: bytes effects_hash = 2;
    */
   effectsHash: Uint8Array;
 
   /**
+   * The outcome.
+   *
    * @generated from oneof allegro.v1.SubmitFastPayResponse.result
    */
   result: {
     /**
+     * The sidecar signed: its certificate (the same one again for a repeated order).
+     *
      * @generated from field: allegro.v1.ValidatorCertificate certificate = 3;
      */
     value: ValidatorCertificate;
     case: "certificate";
   } | {
     /**
+     * The sidecar refused; nothing is remembered of a reject.
+     *
      * @generated from field: allegro.v1.Reject reject = 4;
      */
     value: Reject;
@@ -364,16 +421,22 @@ export type BulletinEntry = Message<"allegro.v1.BulletinEntry"> & {
   sequence: bigint;
 
   /**
+   * The order the certificate or QC is over.
+   *
    * @generated from field: allegro.v1.SignedOrder order = 2;
    */
   order?: SignedOrder | undefined;
 
   /**
+   * A certificate over the order (this sidecar's or one gossiped); set alone, or qc is.
+   *
    * @generated from field: allegro.v1.ValidatorCertificate certificate = 3;
    */
   certificate?: ValidatorCertificate | undefined;
 
   /**
+   * A QC over the order; set alone, or certificate is.
+   *
    * @generated from field: allegro.v1.QuorumCertificate qc = 4;
    */
   qc?: QuorumCertificate | undefined;
@@ -393,6 +456,8 @@ export const BulletinEntrySchema: GenMessage<BulletinEntry> = /*@__PURE__*/
  */
 export type GetBulletinBoardRequest = Message<"allegro.v1.GetBulletinBoardRequest"> & {
   /**
+   * Matches entries over this order, 32 bytes.
+   *
    * @generated from field: bytes tx_hash = 1;
    */
   txHash: Uint8Array;
@@ -412,7 +477,7 @@ export type GetBulletinBoardRequest = Message<"allegro.v1.GetBulletinBoardReques
   afterSequence: bigint;
 
   /**
-   * Maximum entries in the page; the server caps it.
+   * Maximum entries in the page; 0 or more than the server's cap asks for its cap.
    *
    * @generated from field: uint32 limit = 4;
    */
@@ -427,10 +492,14 @@ export const GetBulletinBoardRequestSchema: GenMessage<GetBulletinBoardRequest> 
   messageDesc(file_allegro_v1_types, 9);
 
 /**
+ * One page of a bulletin board, in sequence order.
+ *
  * @generated from message allegro.v1.GetBulletinBoardResponse
  */
 export type GetBulletinBoardResponse = Message<"allegro.v1.GetBulletinBoardResponse"> & {
   /**
+   * The matching entries.
+   *
    * @generated from field: repeated allegro.v1.BulletinEntry entries = 1;
    */
   entries: BulletinEntry[];
@@ -443,6 +512,8 @@ export type GetBulletinBoardResponse = Message<"allegro.v1.GetBulletinBoardRespo
   nextAfterSequence: bigint;
 
   /**
+   * The page is full: more entries may follow.
+   *
    * @generated from field: bool has_more = 3;
    */
   hasMore: boolean;
@@ -456,6 +527,8 @@ export const GetBulletinBoardResponseSchema: GenMessage<GetBulletinBoardResponse
   messageDesc(file_allegro_v1_types, 10);
 
 /**
+ * Asks a sidecar who it is.
+ *
  * @generated from message allegro.v1.GetValidatorInfoRequest
  */
 export type GetValidatorInfoRequest = Message<"allegro.v1.GetValidatorInfoRequest"> & {
@@ -469,47 +542,63 @@ export const GetValidatorInfoRequestSchema: GenMessage<GetValidatorInfoRequest> 
   messageDesc(file_allegro_v1_types, 11);
 
 /**
+ * A sidecar's identity and configuration, to check it against the committee file.
+ *
  * @generated from message allegro.v1.GetValidatorInfoResponse
  */
 export type GetValidatorInfoResponse = Message<"allegro.v1.GetValidatorInfoResponse"> & {
   /**
+   * The validator's name in the committee.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * Its Ed25519 public key, 32 bytes: the validator id.
+   *
    * @generated from field: bytes pubkey = 2;
    */
   pubkey: Uint8Array;
 
   /**
+   * The chain it certifies for.
+   *
    * @generated from field: uint64 chain_id = 3;
    */
   chainId: bigint;
 
   /**
+   * The committee epoch it signs in.
+   *
    * @generated from field: uint64 epoch = 4;
    */
   epoch: bigint;
 
   /**
+   * URLs of the sidecars it gossips with.
+   *
    * @generated from field: repeated string peers = 5;
    */
   peers: string[];
 
   /**
+   * The certificate protocol version in its cert_digest (1).
+   *
    * @generated from field: uint32 protocol_version = 6;
    */
   protocolVersion: number;
 
   /**
-   * The address of the validator's secp256k1 settlement key.
+   * The address of the validator's secp256k1 settlement key, 20 bytes.
    *
    * @generated from field: bytes settlement_address = 7;
    */
   settlementAddress: Uint8Array;
 
   /**
+   * The vault it certifies orders for, 20 bytes.
+   *
    * @generated from field: bytes vault = 8;
    */
   vault: Uint8Array;
@@ -523,6 +612,8 @@ export const GetValidatorInfoResponseSchema: GenMessage<GetValidatorInfoResponse
   messageDesc(file_allegro_v1_types, 12);
 
 /**
+ * Asks for the last block processed.
+ *
  * @generated from message allegro.v1.GetChainHeadRequest
  */
 export type GetChainHeadRequest = Message<"allegro.v1.GetChainHeadRequest"> & {
@@ -542,11 +633,15 @@ export const GetChainHeadRequestSchema: GenMessage<GetChainHeadRequest> = /*@__P
  */
 export type ChainHead = Message<"allegro.v1.ChainHead"> & {
   /**
+   * Block number.
+   *
    * @generated from field: uint64 height = 1;
    */
   height: bigint;
 
   /**
+   * Block hash, 32 bytes.
+   *
    * @generated from field: bytes hash = 2;
    */
   hash: Uint8Array;
@@ -573,56 +668,81 @@ export const ChainHeadSchema: GenMessage<ChainHead> = /*@__PURE__*/
  */
 export enum RejectCode {
   /**
+   * Never sent; a client reads it as INVALID_FORMAT.
+   *
    * @generated from enum value: REJECT_CODE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Malformed message, wrong sizes, amount 0, a value over u64, payer 0, or a payer signature
+   * that is not canonical or does not recover to the payer.
+   *
    * @generated from enum value: REJECT_CODE_INVALID_FORMAT = 1;
    */
   INVALID_FORMAT = 1,
 
   /**
+   * The order's chain id or vault is not the sidecar's.
+   *
    * @generated from enum value: REJECT_CODE_WRONG_CHAIN = 2;
    */
   WRONG_CHAIN = 2,
 
   /**
+   * The token is not a TIP-20 the vault holds, or the recipient is 0, the vault or a TIP-20 address.
+   *
    * @generated from enum value: REJECT_CODE_NOT_PAYMENT_TX = 3;
    */
   NOT_PAYMENT_TX = 3,
 
   /**
+   * The contention key (payer, token, seq) is locked to another order.
+   *
    * @generated from enum value: REJECT_CODE_EQUIVOCATION = 4;
    */
   EQUIVOCATION = 4,
 
   /**
+   * valid_before is too close to chain time or beyond the vault's maximum validity, or the order
+   * is valid longer than its parent.
+   *
    * @generated from enum value: REJECT_CODE_EXPIRED = 5;
    */
   EXPIRED = 5,
 
   /**
+   * seq lies inside the lane's applied prefix.
+   *
    * @generated from enum value: REJECT_CODE_NONCE_SEQ_TOO_LOW = 6;
    */
   NONCE_SEQ_TOO_LOW = 6,
 
   /**
+   * A seq below this one is not applied yet; the message names it (send its QC in lane_qcs).
+   *
    * @generated from enum value: REJECT_CODE_NONCE_SEQ_TOO_HIGH = 7;
    */
   NONCE_SEQ_TOO_HIGH = 7,
 
   /**
+   * parent is set but the parent order and its QC were not supplied.
+   *
    * @generated from enum value: REJECT_CODE_MISSING_PARENT_QC = 8;
    */
   MISSING_PARENT_QC = 8,
 
   /**
+   * The parent's QC does not verify, or the parent cannot fund this order (other payer or token,
+   * an exit, expired, or consumed by another order).
+   *
    * @generated from enum value: REJECT_CODE_INVALID_PARENT_QC = 9;
    */
   INVALID_PARENT_QC = 9,
 
   /**
+   * The payer's available vault balance (plus the parent's credit) is below amount + fee.
+   *
    * @generated from enum value: REJECT_CODE_INSUFFICIENT_FUNDS = 10;
    */
   INSUFFICIENT_FUNDS = 10,
@@ -648,51 +768,71 @@ export const RejectCodeSchema: GenEnum<RejectCode> = /*@__PURE__*/
  */
 export enum Stage {
   /**
+   * Unknown to the reporter.
+   *
    * @generated from enum value: STAGE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Received and being validated.
+   *
    * @generated from enum value: STAGE_ACCEPTED = 1;
    */
   ACCEPTED = 1,
 
   /**
+   * A validator signed a certificate (a sidecar's stream; the backend while short of a QC).
+   *
    * @generated from enum value: STAGE_CERTIFICATE = 2;
    */
   CERTIFICATE = 2,
 
   /**
+   * A QC over the order verifies: the payment is final before the next block.
+   *
    * @generated from enum value: STAGE_CERTIFIED = 3;
    */
   CERTIFIED = 3,
 
   /**
+   * A settlement transaction carrying the order was sent to the chain.
+   *
    * @generated from enum value: STAGE_QUEUED_ONCHAIN = 4;
    */
   QUEUED_ONCHAIN = 4,
 
   /**
+   * The vault settled the order in block block_height.
+   *
    * @generated from enum value: STAGE_INCLUDED = 5;
    */
   INCLUDED = 5,
 
   /**
+   * The settling block is buried under the configured number of confirmations.
+   *
    * @generated from enum value: STAGE_FINALIZED = 6;
    */
   FINALIZED = 6,
 
   /**
+   * Refused: by this sidecar (its stream), or by so many validators that no QC can form (backend).
+   *
    * @generated from enum value: STAGE_REJECTED = 7;
    */
   REJECTED = 7,
 
   /**
+   * Not settled before its valid_before; for an order with a QC this must never happen.
+   *
    * @generated from enum value: STAGE_EXPIRED = 8;
    */
   EXPIRED = 8,
 
   /**
+   * Settlement failed; for an order with a QC this must never happen (see TxStatus.failure).
+   *
    * @generated from enum value: STAGE_FAILED = 9;
    */
   FAILED = 9,
