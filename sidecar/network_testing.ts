@@ -31,8 +31,7 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
-  type FastPaySidecar,
-  FastPaySidecar as FastPaySidecarService,
+  FastPaySidecar,
   type SubmitFastPayRequestSchema,
   ValidatorCertificateSchema,
 } from "@allegro/proto";
@@ -57,6 +56,7 @@ import {
   type RejectCode,
   rejectCodeFromProto,
   sendTempoTransaction,
+  settleCall,
   type SettlementReceipt,
   settleOrders,
   type SidecarConnection,
@@ -377,7 +377,7 @@ export class TestNetwork {
       port: validator.port,
       readMaxBytes: 1 << 20,
       routes: (router) =>
-        router.service(FastPaySidecarService, {
+        router.service(FastPaySidecar, {
           submitFastPay(req) {
             const { order } = signedOrderFromProto(req.order);
             const txHash = orderTxHash(order);
@@ -596,6 +596,17 @@ export class TestNetwork {
     }
   }
 
+  /**
+   * `settle` of `signed` with the attestations of exactly these certificates: what anyone holding
+   * them, too few or not, can send the vault.
+   */
+  settleCall(signed: SignedOrder, certificates: readonly Certificate[]): TempoCall {
+    const attestations = certificates
+      .map((c) => ({ index: this.committee.indexOf(c.signer), signature: c.attestation }))
+      .sort((a, b) => a.index - b.index);
+    return settleCall(this.vault, { signed, epoch: this.committee.epoch, attestations });
+  }
+
   /** Why the vault refuses `call` from `from` (its named error), or `undefined` if it would not. */
   async vaultRefusal(call: TempoCall, from: Address): Promise<string | undefined> {
     try {
@@ -620,6 +631,25 @@ export class TestNetwork {
       gas: 2_000_000n,
     });
     return await waitForSuccess(this.chain, hash);
+  }
+
+  /**
+   * Moves chain time forward to at least `millis` (anvil's `evm_increaseTime`: the next blocks
+   * carry it) and waits until every running sidecar has processed a block that late. Keep jumps
+   * well under a minute in all: transactions are valid for 60 s of wall clock.
+   */
+  async advanceTo(millis: bigint): Promise<void> {
+    const ahead = millis - await this.chainTime();
+    if (ahead > 0n) {
+      await this.chain.request({
+        method: "evm_increaseTime",
+        params: [Number((ahead + 999n) / 1000n)],
+      } as never);
+    }
+    await until(`every sidecar's chain time reaches ${millis}`, 15_000, async () => {
+      const heads = await Promise.all(this.running.map((i) => this.client(i).getChainHead({})));
+      return heads.every((h) => h.timestampUnixMillis >= millis);
+    });
   }
 
   /** Stops or resumes anvil's interval mining (a stalled chain). */
