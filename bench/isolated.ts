@@ -1,138 +1,170 @@
 /**
- * One sidecar in isolation: the real certifier, ledger, store (Deno KV on disk, fsync'd, group
- * commit) and signer, with an in-process chain view in place of the chain follower — every
- * account holds plenty of pathUSD and every nonce lane starts at 0. What is left to measure is the
- * sidecar itself.
+ * One sidecar in isolation: its real authority, certifier (driver), store (Deno KV on disk,
+ * durable group commits) and certificate signer, as validator 0 of a 4-validator test committee,
+ * with a synthetic chain view in place of the vault follower — blocks applied through the
+ * certifier as the follower applies them: the committee's registration, `Deposited` events for
+ * the lanes a run will spend, and an empty block every second so that the view stays fresh. What
+ * is left to measure is the sidecar itself.
  *
  * @module
  */
-import type { Hex } from "viem";
-import { CertificateSigner, type Committee, ed25519 } from "@allegro/client";
+import { bytesToHex, zeroHash } from "viem";
+import type { CertificateSigner, Committee, VaultEvent } from "@allegro/client";
 import { testCommittee } from "@allegro/client/testing";
-import { cachingEd25519, PaymentCache } from "@allegro/sidecar/caches";
-import { type AccountTracker, Certifier } from "@allegro/sidecar/certifier";
-import { balanceId, laneId, Ledger } from "@allegro/sidecar/ledger";
-import { enableNativeSecp256k1 } from "@allegro/sidecar/secp256k1";
-import { Store } from "@allegro/sidecar/store";
+import type { VaultBlock } from "@allegro/server/vault-follower";
+import { Authority, Certifier, Store } from "@allegro/sidecar/bench";
+import type { LaneRef } from "./orders.ts";
 
-/** The chain id of every benchmark payment. */
-export const CHAIN_ID = 1337n;
-/** The benchmark committee's epoch. */
-export const EPOCH = 1n;
+/** The chain id and epoch of the benchmark committee. */
+const CHAIN_ID = 1337n;
+const EPOCH = 1n;
+/** W: the vault's `maxValidity` the isolated sidecar judges by (ms). */
+export const MAX_VALIDITY = 3_600_000n;
+/** What each funded lane holds. */
+export const DEPOSIT = 10n ** 15n;
+/** Most `Deposited` events in one synthetic block. */
+const EVENTS_PER_BLOCK = 500;
 
-/** An in-process chain view: every balance `balance`, every lane nonce 0. */
-export class OpenChain implements AccountTracker {
-  constructor(readonly ledger: Ledger, readonly balance = 10n ** 15n) {}
+/**
+ * The benchmark committee: four validators with the test keys of `@allegro/client/testing`;
+ * the isolated sidecar is `signers[0]`, the others sign the parents' QCs.
+ *
+ * @example
+ * ```ts
+ * import { benchCommittee } from "./isolated.ts";
+ *
+ * const { committee, signers } = benchCommittee();
+ * console.log(committee.threshold, signers.length); // 3 4
+ * ```
+ */
+export function benchCommittee(): { committee: Committee; signers: CertificateSigner[] } {
+  return testCommittee(4, { chainId: CHAIN_ID, epoch: EPOCH });
+}
 
-  track(
-    account: Hex,
-    tokens: readonly Hex[],
-    nonceKey: Uint8Array,
-  ): Promise<void> {
-    for (const token of tokens) {
-      const id = balanceId(account, token);
-      if (!this.ledger.chainBalances.has(id)) {
-        this.ledger.chainBalances.set(id, this.balance);
-      }
+/**
+ * A chain made up in process: blocks of vault events applied through the certifier, one height
+ * after another, with the local clock as header time.
+ */
+export class SyntheticChain {
+  #height = 0n;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+
+  constructor(readonly certifier: Certifier, readonly committee: Committee) {}
+
+  /** Registers the committee's epoch (block 1), then applies an empty block every second. */
+  async start(): Promise<void> {
+    const c = this.committee;
+    await this.#block([{
+      kind: "CommitteeSet",
+      epoch: c.epoch,
+      members: c.validators.map((v) => v.settlementAddress),
+      threshold: c.threshold,
+      graceEnd: 0n,
+    }]);
+    // A failed block shows as TEMPORARY_UNAVAILABLE answers, which the runs count.
+    this.#ticker = setInterval(() => this.#block([]).catch(() => {}), 1000);
+  }
+
+  /** Credits {@linkcode DEPOSIT} to each lane, in blocks of at most 500 events. */
+  async deposit(lanes: readonly LaneRef[]): Promise<void> {
+    for (let i = 0; i < lanes.length; i += EVENTS_PER_BLOCK) {
+      await this.#block(
+        lanes.slice(i, i + EVENTS_PER_BLOCK).map((l) => ({
+          kind: "Deposited",
+          account: l.payer,
+          token: l.token,
+          from: l.payer,
+          amount: DEPOSIT,
+        })),
+      );
     }
-    const lane = laneId(account, nonceKey);
-    if (!this.ledger.chainNonces.has(lane)) {
-      this.ledger.chainNonces.set(lane, 0n);
-    }
-    return Promise.resolve();
+  }
+
+  /** Stops the empty blocks. */
+  stop(): void {
+    clearInterval(this.#ticker);
+  }
+
+  #block(events: DistributiveOmit<VaultEvent, keyof Place>[]): Promise<void> {
+    const height = ++this.#height;
+    const now = Date.now();
+    const block: VaultBlock = {
+      height,
+      hash: bytesToHex(new Uint8Array(32).fill(Number(height % 256n))),
+      time: BigInt(Math.floor(now / 1000) * 1000),
+      headerMillis: BigInt(now),
+      events: events.map((e, logIndex) =>
+        ({ ...e, blockNumber: height, logIndex, transactionHash: zeroHash }) as VaultEvent
+      ),
+    };
+    return this.certifier.applyBlocks([block]);
   }
 }
 
-/** How to build the isolated sidecar. */
-export interface IsolatedOptions {
-  /** Deno KV path (a file: durable commits), or `":memory:"`. */
-  readonly kvPath: string;
-  /** Most certifications per KV commit. */
-  readonly maxBatch?: number;
-  /** Which secp256k1 recovery to use. */
-  readonly secp256k1?: "auto" | "ffi" | "wasm" | "js";
-  /** Accounts that hold nothing on chain (chained payees: they spend parent credits only). */
-  readonly emptyAccounts?: ReadonlySet<string>;
-}
+type Place = Pick<VaultEvent, "blockNumber" | "logIndex" | "transactionHash">;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** A running isolated sidecar. */
 export interface IsolatedSidecar {
   readonly committee: Committee;
   /** The four validators' signers; `signers[0]` is this sidecar. */
   readonly signers: readonly CertificateSigner[];
-  readonly ledger: Ledger;
+  readonly authority: Authority;
   readonly store: Store;
   readonly certifier: Certifier;
-  /** The secp256k1 recovery in use. */
-  readonly secp256k1: string;
+  readonly chain: SyntheticChain;
+  /** Stops the chain and closes the store. */
   close(): void;
 }
 
 /**
- * Builds the isolated sidecar: validator 0 of a deterministic 4-validator committee.
+ * Starts the isolated sidecar on the Deno KV database at `kvPath` (a file: durable commits).
  *
  * @example
  * ```ts ignore
- * const sidecar = await startIsolated({ kvPath: "/tmp/bench.kv" });
+ * const sidecar = await startIsolated("/tmp/bench.kv");
+ * await sidecar.chain.deposit(lanes);
  * const answer = await sidecar.certifier.submit(request);
  * sidecar.close();
  * ```
  */
-export async function startIsolated(
-  options: IsolatedOptions,
-): Promise<IsolatedSidecar> {
-  const secp256k1 = await enableNativeSecp256k1(options.secp256k1 ?? "auto");
-  const { committee, signers } = await testCommittee(4, {
-    chainId: CHAIN_ID,
-    epoch: EPOCH,
-  });
-  const ledger = new Ledger();
-  ledger.head = {
-    height: 1n,
-    hash: `0x${"ab".repeat(32)}`,
-    timestampMillis: BigInt(Date.now()),
-  };
-  const store = await Store.open(options.kvPath, {
-    maxBatch: options.maxBatch,
-  });
-  const empty = options.emptyAccounts ?? new Set<string>();
-  const chain = new OpenChain(ledger);
-  const tracker: AccountTracker = {
-    track(account, tokens, nonceKey) {
-      if (empty.has(account)) {
-        for (const token of tokens) {
-          const id = balanceId(account, token);
-          if (!ledger.chainBalances.has(id)) ledger.chainBalances.set(id, 0n);
-        }
-      }
-      return chain.track(account, tokens, nonceKey);
-    },
-  };
-  // As `sidecar/app.ts` does: validator 0's key (seed [1; 32]) through the caching backend.
-  const ed = cachingEd25519(await ed25519());
-  const signer = await CertificateSigner.create(new Uint8Array(32).fill(1), committee, ed);
-  const certifier = new Certifier({
-    ledger,
-    store,
-    signer,
-    tracker,
-    prepare: {
-      committee,
-      minGas: 100_000n,
-      maxClientRequestIdLength: 128,
-      maxParents: 4,
-      payments: new PaymentCache(),
-      ed25519: ed,
-    },
-    policy: { expiryWindowMillis: 3_600_000n, minValidityMillis: 10_000n },
-  });
+export async function startIsolated(kvPath: string): Promise<IsolatedSidecar> {
+  const { committee, signers } = benchCommittee();
+  const signer = signers[0];
+  const store = await Store.open(kvPath);
+  const authority = new Authority({
+    chainId: committee.chainId,
+    vault: committee.vault,
+    epoch: committee.epoch,
+    self: bytesToHex(signer.publicKey),
+    maxValidity: MAX_VALIDITY,
+    // The sidecar's defaults for 1-s blocks: S = 3 blocks + 1 s, M = S + D + 2 blocks.
+    margin: 8_000n,
+    staleAfter: 4_000n,
+    maxUnsettledPerLane: 64,
+    gossipWindow: 16n,
+    // The gate starts open: this sidecar reads no peer's board.
+    boardsNeeded: 0,
+    sign: (txHash, effectsHash, created) => signer.sign(txHash, effectsHash, created),
+  }, { gate: { kind: "open" } });
+  const certifier = new Certifier(authority, store, committee);
+  const chain = new SyntheticChain(certifier, committee);
+  try {
+    await chain.start();
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   return {
     committee,
     signers,
-    ledger,
+    authority,
     store,
     certifier,
-    secp256k1,
-    close: () => store.close(),
+    chain,
+    close: () => {
+      chain.stop();
+      store.close();
+    },
   };
 }

@@ -1,65 +1,64 @@
 /**
  * The isolated sidecar of `isolated.ts` behind its real Connect service on `Deno.serve`, as a
- * child process of the benchmark: prints one JSON line `{ "url", "pid", "secp256k1" }` on stdout
- * when listening, and exits when its standard input closes (or on SIGTERM).
+ * child process of the benchmark, served as `sidecar/app.ts` serves it: binary `SubmitFastPay`
+ * on the fast path, everything else through the Connect router. One more route,
+ * `POST /bench/deposit` with a JSON array of `[payer, token]` pairs, funds those lanes on the
+ * synthetic chain and answers once the blocks are durable. Prints one JSON line
+ * `{ "url", "pid" }` on stdout when listening, and exits when its standard input closes.
  *
- * Usage: `deno run -A bench/isolated_server.ts KV_PATH [EMPTY_ACCOUNTS_FILE] [SECP256K1]`
+ * Usage: `deno run -A bench/isolated_server.ts KV_PATH`
  *
  * @module
  */
+import type { Address } from "viem";
 import { FastPaySidecar } from "@allegro/proto";
 import { serveConnect } from "@allegro/server/listen";
-import { TxEvents } from "@allegro/sidecar/events";
-import { SidecarMetrics } from "@allegro/sidecar/metrics";
-import { sidecarService, submitFastPath } from "@allegro/sidecar/service";
+import { jsonLogger } from "@allegro/server/log";
+import { SidecarMetrics, sidecarService, submitFastPath, TxEvents } from "@allegro/sidecar/bench";
 import { startIsolated } from "./isolated.ts";
 
+/** The control route that funds lanes. */
+export const DEPOSIT_PATH = "/bench/deposit";
+
+const READ_MAX_BYTES = 1 << 20;
+
 if (import.meta.main) {
-  const [kvPath, emptyFile, secp256k1] = Deno.args.filter((a) => !a.startsWith("--"));
-  const empty = emptyFile ? JSON.parse(await Deno.readTextFile(emptyFile)) as string[] : [];
-  const sidecar = await startIsolated({
-    kvPath,
-    emptyAccounts: new Set(empty),
-    secp256k1: (secp256k1 ?? "auto") as "auto",
-  });
+  const sidecar = await startIsolated(Deno.args[0]);
   const metrics = new SidecarMetrics();
+  const log = jsonLogger("bench-sidecar");
+  const signer = sidecar.signers[0];
   const service = sidecarService({
     name: "v0",
     committee: sidecar.committee,
-    signer: sidecar.signers[0],
+    publicKey: signer.publicKey,
+    settlementAddress: signer.settlementAddress,
     peers: [],
     certifier: sidecar.certifier,
     store: sidecar.store,
-    ledger: sidecar.ledger,
+    chain: () => sidecar.authority.chain,
     events: new TxEvents(),
     metrics,
+    log,
     maxPage: 1000,
   });
-  // As `sidecar/app.ts` serves it: binary SubmitFastPay on the fast path, unless --no-fast-path.
-  const fast = Deno.args.includes("--no-fast-path")
-    ? undefined
-    : submitFastPath({ certifier: sidecar.certifier, metrics }, 1 << 20);
+  const fast = submitFastPath({ certifier: sidecar.certifier, metrics, log }, READ_MAX_BYTES);
   const listener = serveConnect({
     hostname: "127.0.0.1",
     port: 0,
-    readMaxBytes: 1 << 20,
+    readMaxBytes: READ_MAX_BYTES,
     routes: (router) => router.service(FastPaySidecar, service),
-    ...(fast ? { fallback: fast } : {}),
+    fallback: async (request) => {
+      if (new URL(request.url).pathname !== DEPOSIT_PATH) return await fast(request);
+      const lanes = await request.json() as [Address, Address][];
+      await sidecar.chain.deposit(lanes.map(([payer, token]) => ({ payer, token })));
+      return new Response(null, { status: 204 });
+    },
   });
-  const stop = async () => {
-    await listener.close();
-    sidecar.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGTERM", stop);
-  console.log(JSON.stringify({
-    url: `http://127.0.0.1:${listener.port}`,
-    pid: Deno.pid,
-    secp256k1: sidecar.secp256k1,
-  }));
+  console.log(JSON.stringify({ url: `http://127.0.0.1:${listener.port}`, pid: Deno.pid }));
   // Exit when the parent goes away.
   for await (const _ of Deno.stdin.readable) {
     // ignore input
   }
-  await stop();
+  await listener.close();
+  sidecar.close();
 }

@@ -1,20 +1,39 @@
 /**
- * The cost of each building block of a certification on this machine, measured alone: sender
- * recovery (libsecp256k1 via FFI, as WebAssembly, pure JS), Ed25519 sign and verify, decoding a
- * payment, and a durable Deno KV commit of a batch of certifications in the sidecar's key
- * layout. Their sum bounds what one core can certify; `BENCHMARKS.md` uses it to show the limits.
+ * The cost of each building block of a v2 certification on this machine, measured alone: the
+ * payer's EIP-712 signature (digest and recovery), the order hashes, Ed25519 sign and verify,
+ * the settlement attestation (sign and recover), a parent's QC of 3 certificates, and a durable
+ * Deno KV commit of what one certification writes (the real authority's writes, through the real
+ * store). Their sum bounds what one main thread can certify; `BENCHMARKS.md` uses it to show the
+ * limits.
  *
  * @module
  */
 import { join } from "node:path";
 import { bytesToHex, hexToBytes } from "viem";
-import { Secp256k1 } from "viem/tempo";
-import { decodePayment, ed25519, useSecp256k1Recovery } from "@allegro/client";
-import { ffiSecp256k1, type NativeSecp256k1, wasmSecp256k1 } from "@allegro/sidecar/secp256k1";
-import { Store } from "@allegro/sidecar/store";
-import type { PendingTx } from "@allegro/sidecar/ledger";
-import { CHAIN_ID } from "./isolated.ts";
-import { benchAccounts, Lanes, payloadSigner, singlePayments } from "./payments.ts";
+import { ed25519 as nobleEd25519 } from "@noble/curves/ed25519";
+import { secp256k1 } from "@noble/curves/secp256k1";
+import {
+  attestationSigner,
+  certDigest,
+  ed25519,
+  orderDigest,
+  orderEffectsHash,
+  orderTxHash,
+  verifyCertifiedOrder,
+  verifyQuorumCertificate,
+  verifySignedOrder,
+} from "@allegro/client";
+import { testSettlementKey } from "@allegro/client/testing";
+import type { Writes } from "@allegro/sidecar/bench";
+import { type IsolatedSidecar, MAX_VALIDITY, startIsolated } from "./isolated.ts";
+import {
+  benchAccounts,
+  type BenchOrder,
+  chainedOrders,
+  LanePool,
+  orderPlan,
+  singleOrders,
+} from "./orders.ts";
 
 /** One measured primitive. */
 export interface PrimitiveCost {
@@ -24,206 +43,176 @@ export interface PrimitiveCost {
   readonly note?: string;
 }
 
-/** Median of `rounds` timings of `n` calls of `f`, in µs per call. */
-async function time(n: number, f: (i: number) => unknown, rounds = 5): Promise<number> {
-  for (let i = 0; i < Math.min(n, 200); i++) await f(i);
+/** Median of `rounds` timings of `n` calls of `f` (after `warm` calls), in µs per call. */
+async function time(
+  n: number,
+  f: (i: number) => unknown,
+  { rounds = 5, warm = Math.min(n, 200) } = {},
+): Promise<number> {
+  for (let i = 0; i < warm; i++) await f(i);
   const results: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const started = performance.now();
-    for (let i = 0; i < n; i++) await f(i);
+    for (let i = 0; i < n; i++) await f(warm + r * n + i);
     results.push((performance.now() - started) * 1000 / n);
   }
   results.sort((a, b) => a - b);
   return Math.round(results[Math.floor(rounds / 2)] * 10) / 10;
 }
 
-/** Measures every primitive; takes a few seconds. */
-export async function measurePrimitives(dir: string): Promise<PrimitiveCost[]> {
-  const out: PrimitiveCost[] = [];
-  const signer = await payloadSigner();
-  const plan = {
-    chainId: CHAIN_ID,
-    validBefore: BigInt(Math.floor(Date.now() / 1000)) + 1800n,
-    recipient: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" as const,
-    amount: 1_000_000n,
-  };
-  const payments = singlePayments(
-    signer,
-    benchAccounts("primitives", 200),
-    plan,
-    2000,
-    new Lanes(),
-  );
-
-  // Sender recovery alone, per backend.
-  const cases = Array.from({ length: 200 }, () => {
-    const payload = crypto.getRandomValues(new Uint8Array(32));
-    const s = Secp256k1.sign({
-      payload,
-      privateKey: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
-    });
-    const rs = new Uint8Array(64);
-    rs.set(hexToBytes(`0x${s.r.toString(16).padStart(64, "0")}`));
-    rs.set(hexToBytes(`0x${s.s.toString(16).padStart(64, "0")}`), 32);
-    return { payload, s, rs };
-  });
-  const natives: NativeSecp256k1[] = [];
-  const ffi = ffiSecp256k1();
-  if (ffi) natives.push(ffi);
-  const wasm = await wasmSecp256k1();
-  if (wasm) natives.push(wasm);
-  for (const n of natives) {
+/**
+ * Measures every primitive; takes about half a minute (`scale` < 1 for fewer iterations).
+ *
+ * @example
+ * ```ts ignore
+ * const costs = await measurePrimitives(await Deno.makeTempDir(), 0.05);
+ * console.log(primitivesTable(costs));
+ * ```
+ */
+export async function measurePrimitives(dir: string, scale = 1): Promise<PrimitiveCost[]> {
+  const n = (count: number) => Math.max(5, Math.round(count * scale));
+  const sidecar = await startIsolated(join(dir, "primitives.kv"));
+  try {
+    const { committee, signers, store } = sidecar;
+    const plan = orderPlan(committee, 1_000_000n, MAX_VALIDITY / 2n);
+    const payers = benchAccounts("primitives", 100);
+    const lanes = new LanePool(payers.length);
+    const { parents: { orders: [parent] }, children: [child] } = await chainedOrders(
+      payers,
+      benchAccounts("primitives-payee", 100),
+      plan,
+      lanes,
+      1,
+      committee,
+      signers,
+    );
+    const out: PrimitiveCost[] = [];
+    const signed = parent.signed;
+    const o = signed.order;
     out.push({
-      name: `secp256k1 recovery (${n.name})`,
-      micros: await time(2000, (i) => {
-        const c = cases[i % 200];
-        n.recover(c.payload, c.rs, c.s.yParity as 0 | 1);
-      }),
+      name: "EIP-712 order digest (`orderDigest`)",
+      micros: await time(n(1000), () => orderDigest(o)),
     });
-  }
-  out.push({
-    name: "secp256k1 recovery (js: noble via ox)",
-    micros: await time(300, (i) => {
-      const c = cases[i % 200];
-      Secp256k1.recoverPublicKey({ payload: c.payload, signature: c.s });
-    }),
-  });
+    out.push({
+      name: "payer signature: `verifySignedOrder` (fields, digest, secp256k1 recovery)",
+      micros: await time(n(500), () => verifySignedOrder(signed)),
+    });
+    out.push({ name: "`orderTxHash`", micros: await time(n(5000), () => orderTxHash(o)) });
+    out.push({
+      name: "`orderEffectsHash`",
+      micros: await time(n(5000), () => orderEffectsHash(o)),
+    });
 
-  // Decoding a signed payment (everything decodePayment does), per recovery backend.
-  const previous = useSecp256k1Recovery(undefined);
-  try {
-    for (const n of [...natives, undefined]) {
-      out.push({
-        name: `decodePayment (${n?.name ?? "js"} recovery)`,
-        micros: await time(n ? 2000 : 300, (i) => {
-          // Installing the recovery empties decodePayment's memo: every decode below is fresh.
-          if (i === 0) useSecp256k1Recovery(n);
-          decodePayment(payments[i].request.signedTx, { chainId: CHAIN_ID });
-        }),
-        note: "a fresh decode (its memo emptied)",
-      });
-    }
+    const txHash = orderTxHash(o);
+    const effectsHash = orderEffectsHash(o);
+    const digest = certDigest({
+      chainId: committee.chainId,
+      epoch: committee.epoch,
+      txHash,
+      effectsHash,
+    });
+    const seed = new Uint8Array(32).fill(1);
+    const settlementKey = hexToBytes(testSettlementKey(0));
+    const backend = await ed25519();
+    const certificate = signers[0].sign(txHash, effectsHash, 1n);
+    out.push({
+      name: "Ed25519 sign (noble, as `CertificateSigner`)",
+      micros: await time(n(1000), () => nobleEd25519.sign(digest, seed)),
+    });
+    out.push({
+      name: `Ed25519 sign (${backend.name})`,
+      micros: await time(n(2000), () => backend.sign(seed, digest)),
+      note: "not used by the sidecar",
+    });
+    out.push({
+      name: `Ed25519 verify (${backend.name}, as \`certificateProblem\`)`,
+      micros: await time(
+        n(2000),
+        () => backend.verify(certificate.signature, digest, certificate.signer),
+      ),
+    });
+    out.push({
+      name: "attestation sign (noble secp256k1, as `CertificateSigner`)",
+      micros: await time(n(1000), () => secp256k1.sign(digest, settlementKey, { lowS: true })),
+    });
+    out.push({
+      name: "`CertificateSigner.sign` (cert digest, Ed25519, attestation)",
+      micros: await time(n(1000), () => signers[0].sign(txHash, effectsHash, 1n)),
+    });
+    out.push({
+      name: "attestation recover (`attestationSigner`)",
+      micros: await time(n(500), () => attestationSigner(digest, certificate.attestation)),
+    });
+    out.push({
+      name: "`verifyQuorumCertificate`, 3 certificates",
+      micros: await time(n(200), () => verifyQuorumCertificate(committee, child.parent!.qc)),
+    });
+    out.push({
+      name: "`verifyCertifiedOrder`: a parent with its QC",
+      micros: await time(n(200), () => verifyCertifiedOrder(committee, child.parent!)),
+      note: "what a chained order costs more",
+    });
+
+    // What one certification writes, decided by the authority itself, committed by the store.
+    const alone = n(200);
+    const group = 64;
+    const groups = Math.max(3, Math.round(10 * scale));
+    const built = await singleOrders(payers, plan, lanes, 50 + alone * 3 + group * groups);
+    await sidecar.chain.deposit(built.deposits);
+    const writes: Writes[] = [];
+    for (const order of built.orders) writes.push(await certification(sidecar, order));
+    out.push({
+      name: "Deno KV durable commit, 1 certification's writes",
+      micros: await time(alone, (i) => store.commit(writes[i]), { rounds: 3, warm: 50 }),
+    });
+    const rest = writes.slice(50 + alone * 3);
+    const micros = await time(
+      1,
+      (i) => Promise.all(rest.slice(i * group, (i + 1) * group).map((w) => store.commit(w))),
+      { rounds: groups, warm: 0 },
+    );
+    out.push({
+      name: `Deno KV durable commit, ${group} certifications' writes`,
+      micros,
+      note: `${Math.round(micros / group)} µs per certification (a group commit)`,
+    });
+    return out;
   } finally {
-    useSecp256k1Recovery(previous);
+    sidecar.close();
   }
+}
 
-  // Ed25519 (node:crypto where available).
-  const backend = await ed25519();
-  const seed = new Uint8Array(32).fill(1);
-  const message = new Uint8Array(32).fill(2);
-  const signature = await backend.sign(seed, message);
-  const publicKey = await backend.getPublicKey(seed);
-  out.push({
-    name: `Ed25519 sign (${backend.name})`,
-    micros: await time(5000, () => backend.sign(seed, message)),
-  });
-  out.push({
-    name: `Ed25519 verify (${backend.name})`,
-    micros: await time(5000, () => backend.verify(signature, message, publicKey)),
-  });
-
-  // Durable Deno KV group commits in the sidecar's layout, on a database of 20,000 entries.
-  const store = await Store.open(join(dir, "primitives.kv"), { maxBatch: 96 });
-  try {
-    let n = 0;
-    const write = () => {
-      n++;
-      const txHash = crypto.getRandomValues(new Uint8Array(32));
-      const nonceKey = crypto.getRandomValues(new Uint8Array(32));
-      const sender = bytesToHex(crypto.getRandomValues(new Uint8Array(20)));
-      const recipient = bytesToHex(crypto.getRandomValues(new Uint8Array(20)));
-      const certificate = {
-        signer: new Uint8Array(32).fill(1),
-        txHash,
-        effectsHash: crypto.getRandomValues(new Uint8Array(32)),
-        signature: crypto.getRandomValues(new Uint8Array(64)),
-        createdUnixMillis: BigInt(Date.now()),
-      };
-      const rawTx = payments[n % 2000].request.signedTx;
-      const pending: PendingTx = {
-        txHash,
-        chainTxHash: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
-        rawTx,
-        sender,
-        nonceKey,
-        nonceSeq: 0n,
-        validBeforeMillis: 1n,
-        debits: [{
-          account: sender,
-          token: "0x20c0000000000000000000000000000000000000",
-          amount: 1n,
-        }],
-      };
-      return store.certify({
-        kind: "certify",
-        certificate,
-        sender,
-        nonceKey,
-        nonceSeq: 0n,
-        pending,
-        entry: {
-          certificate,
-          signedTx: rawTx,
-          parentQcHash: new Uint8Array(),
-          sender,
-          recipient,
-          amount: 1n,
-          asset: "0x20c0000000000000000000000000000000000000",
-          nonceKey,
-          nonceSeq: 0n,
-          validBeforeMillis: 1n,
-        },
-      });
-    };
-    for (let i = 0; i < 200; i++) await Promise.all(Array.from({ length: 100 }, write));
-    for (const batch of [1, 32, 96]) {
-      const rounds = batch === 1 ? 300 : 40;
-      const micros = await time(rounds, () => Promise.all(Array.from({ length: batch }, write)), 3);
-      out.push({
-        name: `Deno KV durable commit, ${batch} certification${batch > 1 ? "s" : ""}`,
-        micros,
-        note: `${Math.round(micros / batch)} µs per certification`,
-      });
-    }
-  } finally {
-    store.close();
+/** The writes the sidecar's authority returns for certifying `order`, decided outside its driver. */
+async function certification(
+  { authority, store }: Pick<IsolatedSidecar, "authority" | "store">,
+  order: BenchOrder,
+): Promise<Writes> {
+  const o = order.signed.order;
+  const submission = {
+    signed: order.signed,
+    txHash: bytesToHex(orderTxHash(o)),
+    effectsHash: orderEffectsHash(o),
+    laneQcs: [],
+  };
+  for (let round = 0; round < 4; round++) {
+    const decision = authority.handle(submission, BigInt(Date.now()));
+    if (decision.kind === "certify") return decision.writes;
+    if (decision.kind !== "need") throw new Error(`not certified: ${decision.kind}`);
+    for (const key of decision.keys) authority.load(key, await store.read(key));
   }
-  out.push(await irreducibleCommit(join(dir, "irreducible.kv"), payments[0].request.signedTx));
-  return out;
+  throw new Error("the authority kept asking for keys");
 }
 
 /**
- * What any durable layout must write per certification, at the least: its contention lock
- * (checked absent, at a scattered key) and its board entry (appended). 96 per commit, on a
- * database of 20,000: no layout of the sidecar's store can beat this on this disk.
+ * The primitives as a Markdown table.
+ *
+ * @example
+ * ```ts
+ * import { primitivesTable } from "./primitives.ts";
+ *
+ * console.log(primitivesTable([{ name: "x", micros: 1 }]).split("\n").length); // 3
+ * ```
  */
-async function irreducibleCommit(path: string, signedTx: Uint8Array): Promise<PrimitiveCost> {
-  const kv = await Deno.openKv(path);
-  try {
-    let sequence = 0n;
-    const commit = (batch: number) => {
-      const op = kv.atomic();
-      for (let i = 0; i < batch; i++) {
-        const lock = ["lock", crypto.getRandomValues(new Uint8Array(52))];
-        const signature = crypto.getRandomValues(new Uint8Array(64));
-        op.check({ key: lock, versionstamp: null }).set(lock, signature)
-          .set(["board", ++sequence], { signature, signedTx });
-      }
-      return op.commit();
-    };
-    for (let i = 0; i < 200; i++) await commit(100);
-    const micros = await time(40, () => commit(96), 3);
-    return {
-      name: "Deno KV durable commit, 96 certifications, irreducible rows (lock + board entry)",
-      micros,
-      note: `${Math.round(micros / 96)} µs per certification: the floor of any durable layout`,
-    };
-  } finally {
-    kv.close();
-  }
-}
-
-/** The primitives as a Markdown table. */
 export function primitivesTable(costs: readonly PrimitiveCost[]): string {
   return [
     "| primitive | µs per operation | note |",

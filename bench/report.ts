@@ -14,6 +14,19 @@ export interface ReportRow {
   readonly processes: readonly ProcUsage[];
 }
 
+/** One measured row of a benchmark run, as written to the results. */
+export interface BenchRow extends ReportRow {
+  readonly processes: ProcUsage[];
+  /** Group commits of the in-process sidecar during the run. */
+  readonly commits?: {
+    readonly count: number;
+    readonly perCommit: number;
+    readonly meanMillis: number;
+    readonly p99Millis: number;
+    readonly maxMillis: number;
+  };
+}
+
 /**
  * One line per run: throughput, latency quantiles, rejects by code, CPU (cores busy) and peak
  * memory per process.
