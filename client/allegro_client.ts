@@ -20,9 +20,8 @@
  *
  * @module
  */
-import type { Client } from "@connectrpc/connect";
-import { type Address, bytesToHex, getAddress, type Hex, type PublicClient } from "viem";
-import type { FastPayAggregator } from "@allegro/proto";
+import type { Address, Hex, PublicClient } from "./deps.ts";
+import { bytesToHex, getAddress } from "viem";
 import type { Certificate } from "./certificate.ts";
 import { type CertifiedOrder, verifyCertifiedOrder } from "./certified.ts";
 import type { Committee, Validator } from "./committee.ts";
@@ -34,7 +33,12 @@ import { NO_PARENT } from "./order.ts";
 import { verifyQuorumCertificate } from "./quorum.ts";
 import { type SettlementReceipt, settleOrders } from "./settle.ts";
 import type { TempoSigner } from "./tempo_tx.ts";
-import { connectBackend, connectSidecars, type SidecarConnection } from "./transport.ts";
+import {
+  type BackendClient,
+  connectBackend,
+  connectSidecars,
+  type SidecarConnection,
+} from "./transport.ts";
 import type { LaneOrder, Wallet } from "./wallet.ts";
 import { type TxLifecycleEvent, watchTx } from "./watch.ts";
 import { certifiedOrderInit, signedOrderInit } from "./wire.ts";
@@ -75,7 +79,7 @@ export interface AllegroClientOptions {
   /** URL of the aggregator backend (needed by {@linkcode AllegroClient.watch}). */
   readonly backendUrl?: string;
   /** A ready backend client instead of `backendUrl`. */
-  readonly backend?: Client<typeof FastPayAggregator>;
+  readonly backend?: BackendClient;
   /** TIP-20 token paid when `pay` names none; default {@linkcode PATH_USD}. */
   readonly token?: Address;
   /** How long an order stays valid (`validBefore = now + this`); default 30 s (≤ the vault's W). */
@@ -152,6 +156,7 @@ export class PaymentError extends AllegroError {
   /** The verified certificates that did come back (too few for a QC). */
   readonly certificates: readonly { validator: Validator; certificate: Certificate }[];
 
+  /** A payment error for the fan-out's `result`, naming every validator's answer. */
   constructor(result: FanOutResult, committee: Committee) {
     super(
       dominantCode(result.rejects),
@@ -194,7 +199,7 @@ export class AllegroClient {
   readonly wallet: Wallet;
   /** The sidecar connections used for payments and incoming payments. */
   readonly sidecars: readonly SidecarConnection[];
-  readonly #backend?: Client<typeof FastPayAggregator>;
+  readonly #backend?: BackendClient;
   readonly #token: Address;
   readonly #validFor: bigint;
   readonly #timeout: number;

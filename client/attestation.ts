@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Address, bytesToHex, type Hex, hexToBytes, serializeSignature } from "viem";
+import { bytesToHex, hexToBytes, serializeSignature } from "viem";
+import type { Address, Hex } from "./deps.ts";
 import { sign } from "viem/accounts";
 import { expectBytes } from "./bytes.ts";
 import { recoverCanonical } from "./signature.ts";

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { bytesToHex, type Hex } from "viem";
+import { bytesToHex } from "viem";
+import type { Hex } from "./deps.ts";
 import type { BulletinEntry } from "@allegro/proto";
 import { bytesEqual } from "./bytes.ts";
 import { type Certificate, certificateProblem } from "./certificate.ts";

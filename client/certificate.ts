@@ -8,7 +8,8 @@
  */
 import { ed25519 as nobleEd25519 } from "@noble/curves/ed25519";
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { type Address, bytesToHex, type Hex, hexToBytes } from "viem";
+import { bytesToHex, hexToBytes } from "viem";
+import type { Address, Hex } from "./deps.ts";
 import { privateKeyToAddress } from "viem/accounts";
 import { attestationSigner } from "./attestation.ts";
 import { expectBytes } from "./bytes.ts";
@@ -20,12 +21,15 @@ import { certDigest } from "./hashes.ts";
 export interface Certificate {
   /** The validator id (Ed25519 public key), 32 bytes. */
   readonly signer: Uint8Array;
+  /** The order's `tx_hash`, 32 bytes. */
   readonly txHash: Uint8Array;
+  /** The order's `effects_hash`, 32 bytes. */
   readonly effectsHash: Uint8Array;
   /** Ed25519, 64 bytes. */
   readonly signature: Uint8Array;
   /** secp256k1 by the settlement key, 65 bytes `r || s || v`. */
   readonly attestation: Uint8Array;
+  /** When the validator signed, unix milliseconds by its clock; part of `qc_hash`. */
   readonly createdUnixMillis: bigint;
   /** The committee epoch whose `cert_digest` was signed. */
   readonly epoch: bigint;
@@ -53,7 +57,9 @@ export class CertificateSigner {
   readonly publicKey: Uint8Array;
   /** The address of the settlement key. */
   readonly settlementAddress: Address;
+  /** The chain id signed into every `cert_digest`. */
   readonly chainId: bigint;
+  /** The committee epoch signed into every `cert_digest`. */
   readonly epoch: bigint;
   readonly #seed: Uint8Array;
   readonly #settlementKey: Uint8Array;

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { bytesToHex, type Hex } from "viem";
+import { bytesToHex } from "viem";
+import type { Hex } from "./deps.ts";
 import { bytesEqual } from "./bytes.ts";
 import type { Committee } from "./committee.ts";
 import { AllegroError } from "./errors.ts";
@@ -15,9 +16,11 @@ import { type QuorumCertificate, verifyQuorumCertificate } from "./quorum.ts";
 
 /** A signed order with a QC over its `tx_hash` and `effects_hash`. */
 export interface CertifiedOrder {
+  /** The payer-signed order. */
   readonly signed: SignedOrder;
   /** The order's `tx_hash` (the QC's), as hex. */
   readonly txHash: Hex;
+  /** The QC over the order's `tx_hash` and `effects_hash`. */
   readonly qc: QuorumCertificate;
 }
 

@@ -6,11 +6,13 @@
  *
  * @module
  */
-import { type Address, bytesToHex, getAddress, hexToBytes, isAddress, isHex } from "viem";
+import { bytesToHex, getAddress, hexToBytes, isAddress, isHex } from "viem";
+import type { Address } from "./deps.ts";
 import { AllegroError } from "./errors.ts";
 
 /** One committee member. */
 export interface Validator {
+  /** Its name in the committee file (unique), for logs and messages. */
   readonly name: string;
   /** Ed25519 public key, 32 bytes: the validator id. */
   readonly publicKey: Uint8Array;
@@ -22,10 +24,13 @@ export interface Validator {
 
 /** A validated committee with its fault tolerance and QC threshold. */
 export interface Committee {
+  /** The chain the vault lives on. */
   readonly chainId: bigint;
+  /** The epoch whose committee this is; certificates sign it into `cert_digest`. */
   readonly epoch: bigint;
   /** The vault the committee certifies orders for. */
   readonly vault: Address;
+  /** The members in file order, which is their index in the vault's committee. */
   readonly validators: readonly Validator[];
   /** `floor((n - 1) / 3)`. */
   readonly faultTolerance: number;

@@ -24,3 +24,8 @@
  * @module
  */
 export * from "./kv_wallet_store.ts";
+// The client types a store holds, so that this entry's documentation stands alone.
+export type { LaneOrder, LaneRecord, WalletStore } from "./wallet.ts";
+export type { PaymentOrder, SignedOrder } from "./order.ts";
+export type { QuorumCertificate } from "./quorum.ts";
+export type { Certificate } from "./certificate.ts";

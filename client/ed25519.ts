@@ -14,7 +14,9 @@ import { AllegroError } from "./errors.ts";
 export interface Ed25519Backend {
   /** `"node"`, `"webcrypto"` or `"noble"`. */
   readonly name: string;
+  /** The 32-byte public key of a 32-byte seed. */
   getPublicKey(secretKey: Uint8Array): Promise<Uint8Array>;
+  /** The 64-byte signature of `message` by the 32-byte seed `secretKey`. */
   sign(secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
   /** False for a bad signature or a malformed key; never throws for those. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;

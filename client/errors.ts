@@ -43,6 +43,7 @@ export class AllegroError extends Error {
   /** Structured context (field names, values); never needed to understand the message. */
   readonly details: Readonly<Record<string, unknown>>;
 
+  /** An error with `code`, a `message` naming the field and values, and optional `details`. */
   constructor(code: RejectCode, message: string, details: Record<string, unknown> = {}) {
     super(message);
     this.name = "AllegroError";

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "./deps.ts";
 import { bytesToHex } from "viem";
 import { type SubmitFastPayRequest, SubmitFastPayRequestSchema } from "@allegro/proto";
 import { bytesEqual } from "./bytes.ts";
@@ -29,19 +30,30 @@ export type RejectKind = "rejected" | "unreachable" | "invalid";
 
 /** A validator that refused, failed, or answered with something that does not verify. */
 export interface ValidatorReject {
+  /** The committee member. */
   readonly validator: Validator;
+  /**
+   * Its reject code; `TEMPORARY_UNAVAILABLE` when unreachable, `INVALID_FORMAT` when its answer did
+   * not verify.
+   */
   readonly code: RejectCode;
+  /** What the sidecar said, or why its answer was refused. */
   readonly message: string;
+  /** Whether it refused, could not be reached, or answered something invalid. */
   readonly kind: RejectKind;
 }
 
 /** What the fan-out has collected. */
 export interface FanOutResult {
+  /** The order submitted. */
   readonly signed: SignedOrder;
+  /** Its `tx_hash`, computed by the client, 32 bytes. */
   readonly txHash: Uint8Array;
+  /** Its `effects_hash`, computed by the client, 32 bytes. */
   readonly effectsHash: Uint8Array;
   /** Verified certificates, in arrival order. */
   readonly certificates: readonly { validator: Validator; certificate: Certificate }[];
+  /** The validators that refused, failed or answered something invalid, in arrival order. */
   readonly rejects: readonly ValidatorReject[];
   /** The QC, once `threshold` verified certificates are in. */
   readonly qc?: QuorumCertificate;
@@ -61,7 +73,9 @@ export interface FanOutOptions {
 
 /** The decided result, and everything once every sidecar has answered or timed out. */
 export interface FanOut {
+  /** Resolves as soon as the outcome is decided: a QC, or so many failures that none can form. */
   readonly decided: Promise<FanOutResult>;
+  /** Resolves once every sidecar has answered or timed out. */
   readonly complete: Promise<FanOutResult>;
 }
 

@@ -42,12 +42,15 @@ export type Expiry =
 
 /** What `tx_hash` commits to. */
 export interface TxHashInput {
+  /** The chain id. */
   readonly chainId: bigint;
   /** The transaction bytes as signed (the serialized `0x76` envelope). */
   readonly tempoTx: Uint8Array;
   /** 32 bytes. */
   readonly nonceKey: Uint8Array;
+  /** The sequence number in the nonce key's lane. */
   readonly nonceSeq: bigint;
+  /** When the payment stops being certifiable. */
   readonly expiry: Expiry;
   /** 32 bytes, or absent for a payment without parent. */
   readonly parentQcHash?: Uint8Array;
@@ -65,14 +68,19 @@ export interface Effects {
   readonly asset: Uint8Array;
   /** 32 bytes. */
   readonly nonceKey: Uint8Array;
+  /** The sequence number in the nonce key's lane. */
   readonly nonceSeq: bigint;
 }
 
 /** What a validator signs: the digest of this. */
 export interface CertDigestInput {
+  /** The chain id. */
   readonly chainId: bigint;
+  /** The committee epoch. */
   readonly epoch: bigint;
+  /** The payment's `tx_hash`, 32 bytes. */
   readonly txHash: Uint8Array;
+  /** The payment's `effects_hash`, 32 bytes. */
   readonly effectsHash: Uint8Array;
 }
 
@@ -82,13 +90,17 @@ export interface QcHashCertificate {
   readonly signer: Uint8Array;
   /** 64 bytes. */
   readonly signature: Uint8Array;
+  /** When the validator signed, unix milliseconds. */
   readonly createdUnixMillis: bigint;
 }
 
 /** What `qc_hash` commits to. */
 export interface QcHashInput {
+  /** The payment's `tx_hash`, 32 bytes. */
   readonly txHash: Uint8Array;
+  /** The payment's `effects_hash`, 32 bytes. */
   readonly effectsHash: Uint8Array;
+  /** The committee's QC threshold, u32. */
   readonly threshold: number;
   /** In any order: they are hashed sorted by signer id. */
   readonly certificates: readonly QcHashCertificate[];

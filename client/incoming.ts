@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { type Address, bytesToHex, getAddress, hexToBytes } from "viem";
+import { bytesToHex, getAddress, hexToBytes } from "viem";
+import type { Address } from "./deps.ts";
 import type { Certificate } from "./certificate.ts";
 import type { CertifiedOrder } from "./certified.ts";
 import type { Committee } from "./committee.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Address } from "viem";
+import type { Address } from "./deps.ts";
 import type { LaneRecord, WalletStore } from "./wallet.ts";
 
 /**

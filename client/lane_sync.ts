@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { type Address, bytesToHex, getAddress, hexToBytes } from "viem";
+import { bytesToHex, getAddress, hexToBytes } from "viem";
+import type { Address } from "./deps.ts";
 import type { Certificate } from "./certificate.ts";
 import type { Committee } from "./committee.ts";
 import { type VerifiedEntry, verifyBoardEntry } from "./board.ts";
@@ -53,6 +54,7 @@ export function laneStatuses(
 
 /** How {@linkcode resyncLane} reads the boards. */
 export interface ResyncOptions {
+  /** Timeout of each sidecar request. */
   readonly timeoutMillis: number;
   /** Entries per page; default 500. */
   readonly pageLimit?: number;

@@ -58,3 +58,20 @@ export * from "./lane_sync.ts";
 export * from "./incoming.ts";
 export * from "./watch.ts";
 export * from "./allegro_client.ts";
+// The wire messages of `@allegro/proto` that the client's API takes and returns; the five whose
+// names the client's own types have carry a `Message` suffix here.
+export type {
+  BulletinEntry,
+  CertifiedOrder as CertifiedOrderMessage,
+  CertifiedOrderSchema,
+  PaymentOrder as PaymentOrderMessage,
+  PaymentOrderSchema,
+  QuorumCertificate as QuorumCertificateMessage,
+  QuorumCertificateSchema,
+  RejectCode as RejectCodeMessage,
+  SignedOrder as SignedOrderMessage,
+  SignedOrderSchema,
+  SubmitFastPayRequest,
+  SubmitFastPayRequestSchema,
+  ValidatorCertificate,
+} from "@allegro/proto";

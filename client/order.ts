@@ -11,19 +11,17 @@
  * @module
  */
 import {
-  type Address,
   bytesToHex,
   encodeAbiParameters,
   getAddress,
   hashTypedData,
-  type Hex,
   hexToBytes,
   isAddress,
   isHex,
-  type TypedDataDefinition,
   zeroAddress,
   zeroHash,
 } from "viem";
+import type { Address, Hex, TypedDataDefinition } from "./deps.ts";
 import { AllegroError } from "./errors.ts";
 import { certDigest, effectsHash, txHash } from "./hashes.ts";
 import { recoverCanonical, signatureProblem } from "./signature.ts";
@@ -36,12 +34,17 @@ export const NO_PARENT: Hex = zeroHash;
  * `memo` 32-byte hex, integers u64.
  */
 export interface PaymentOrder {
+  /** The chain id of the EIP-712 domain, u64. */
   readonly chainId: bigint;
+  /** The vault: the EIP-712 domain's `verifyingContract`. */
   readonly vault: Address;
+  /** Who pays and signs; never address 0. */
   readonly payer: Address;
+  /** Who is paid: its vault balance, or its wallet when `exit` is set. */
   readonly recipient: Address;
   /** A TIP-20 token; the lane is `(payer, token)`. */
   readonly token: Address;
+  /** TIP-20 base units (6 decimals for Tempo stablecoins), 1 … 2^64 − 1. */
   readonly amount: bigint;
   /** Paid to whoever settles the order (may be 0). */
   readonly fee: bigint;
@@ -59,7 +62,9 @@ export interface PaymentOrder {
 
 /** An order with its payer's signature (65 bytes `r || s || v`, canonical). */
 export interface SignedOrder {
+  /** The order. */
   readonly order: PaymentOrder;
+  /** The payer's signature over the order's EIP-712 digest, as hex. */
   readonly signature: Hex;
 }
 
@@ -207,7 +212,9 @@ export function orderDigest(order: PaymentOrder): Hex {
 
 /** What can sign an order: a viem account, or anything else with EIP-712 `signTypedData`. */
 export interface OrderSigner {
+  /** The payer's address. */
   readonly address: Address;
+  /** Signs the EIP-712 typed data of an order; returns a 65-byte `r || s || v` signature. */
   signTypedData(definition: ReturnType<typeof orderTypedData>): Promise<Hex>;
 }
 

@@ -15,10 +15,15 @@ import { qcHash } from "./hashes.ts";
 
 /** A quorum certificate. */
 export interface QuorumCertificate {
+  /** The order's `tx_hash`, 32 bytes. */
   readonly txHash: Uint8Array;
+  /** The order's `effects_hash`, 32 bytes. */
   readonly effectsHash: Uint8Array;
+  /** The committee's threshold `n - f`. */
   readonly threshold: number;
+  /** At least `threshold` certificates from distinct members over these hashes. */
   readonly certificates: readonly Certificate[];
+  /** `qc_hash` over the hashes, threshold and certificates, 32 bytes. */
   readonly qcHash: Uint8Array;
   /** The committee epoch of every certificate in it. */
   readonly epoch: bigint;

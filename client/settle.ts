@@ -6,15 +6,8 @@
  *
  * @module
  */
-import {
-  type Address,
-  BaseError,
-  ContractFunctionRevertedError,
-  decodeErrorResult,
-  type Hex,
-  type PublicClient,
-  type TransactionReceipt,
-} from "viem";
+import { BaseError, ContractFunctionRevertedError, decodeErrorResult } from "viem";
+import type { Address, Hex, PublicClient, TransactionReceipt } from "./deps.ts";
 import type { CertifiedOrder } from "./certified.ts";
 import type { Committee } from "./committee.ts";
 import { AllegroError } from "./errors.ts";
@@ -66,6 +59,7 @@ export function parentsFirst(orders: readonly CertifiedOrder[]): CertifiedOrder[
 
 /** One order's outcome in a settlement transaction. */
 export interface SettleOutcome {
+  /** The order's `tx_hash`. */
   readonly txHash: Hex;
   /** `settled` (a `Settled` event of this transaction, or already settled before), or `skipped`. */
   readonly status: "settled" | "skipped";
@@ -75,16 +69,21 @@ export interface SettleOutcome {
 
 /** What {@linkcode settleOrders} did. */
 export interface SettlementReceipt {
+  /** The settlement transaction's hash. */
   readonly hash: Hex;
+  /** Its receipt (successful: a skipped order does not revert the batch). */
   readonly receipt: TransactionReceipt;
+  /** Each order's outcome, parents first. */
   readonly outcomes: readonly SettleOutcome[];
 }
 
 /** How {@linkcode settleOrders} sends its transaction. */
 export interface SettleOptions {
+  /** The TIP-20 token the transaction fee is paid in. */
   readonly feeToken: Address;
   /** Gas added to the vault's estimate; default 100,000. */
   readonly extraGas?: bigint;
+  /** How long to wait for the receipt; default 30 s. */
   readonly timeoutMillis?: number;
 }
 

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { type Address, bytesToHex, type Hex, hexToBytes, isHex, recoverAddress } from "viem";
+import { bytesToHex, hexToBytes, isHex, recoverAddress } from "viem";
+import type { Address, Hex } from "./deps.ts";
 import { AllegroError } from "./errors.ts";
 
 /** The order of the secp256k1 group. */

@@ -8,26 +8,24 @@
  *
  * @module
  */
-import {
-  type Address,
-  bytesToBigInt,
-  type Hex,
-  type LocalAccount,
-  type PublicClient,
-  type TransactionReceipt,
-} from "viem";
+import { bytesToBigInt } from "viem";
+import type { Address, Hex, LocalAccount, PublicClient, TransactionReceipt } from "./deps.ts";
 import { Transaction } from "viem/tempo";
 import { AllegroError } from "./errors.ts";
 
 /** One call of a Tempo transaction; without `to` it creates a contract from `data`. */
 export interface TempoCall {
+  /** The contract called; absent to create one. */
   readonly to?: Address;
+  /** The calldata, or the creation code when `to` is absent. */
   readonly data: Hex;
 }
 
 /** What {@linkcode sendTempoTransaction} sends. */
 export interface TempoTransactionParams {
+  /** The chain id the transaction is signed for. */
   readonly chainId: bigint;
+  /** The calls, executed in order in this one transaction. */
   readonly calls: readonly TempoCall[];
   /** The TIP-20 token the fee is charged in. */
   readonly feeToken: Address;

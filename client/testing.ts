@@ -5,9 +5,14 @@
  *
  * @module
  */
-import { type Address, bytesToHex, type Hex, toHex } from "viem";
+import { bytesToHex, toHex } from "viem";
+import type { Address, Hex } from "./deps.ts";
 import { CertificateSigner } from "./certificate.ts";
 import { type Committee, parseCommittee } from "./committee.ts";
+
+// The client types this entry's API names, so that its documentation stands alone.
+export type { Certificate, CertificateSigner } from "./certificate.ts";
+export type { Committee, Validator } from "./committee.ts";
 
 /** The vault address of {@linkcode testCommittee} unless another is given. */
 export const TEST_VAULT: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";

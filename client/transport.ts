@@ -4,15 +4,31 @@
  *
  * @module
  */
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { FastPayAggregator, FastPaySidecar } from "@allegro/proto";
 import type { Committee, Validator } from "./committee.ts";
+import { type Client, FastPayAggregator, FastPaySidecar, type Interceptor } from "./deps.ts";
+
+/**
+ * A Connect client of a validator's sidecar: one async method per RPC of the `FastPaySidecar`
+ * service of `@allegro/proto` (`submitFastPay`, `getBulletinBoard`, `getLane`, …), each taking
+ * the request message's init shape and call options (`timeoutMs`, `signal`).
+ */
+export type SidecarClient = Client<typeof FastPaySidecar>;
+
+/**
+ * A Connect client of the aggregator backend: one async method per RPC of the
+ * `FastPayAggregator` service of `@allegro/proto` (`submitFastPay`, `getTxStatus`, and the
+ * `watchTx` and `watchHeads` streams as async iterables, …).
+ */
+export type BackendClient = Client<typeof FastPayAggregator>;
 
 /** A sidecar of the committee and the client that reaches it. */
 export interface SidecarConnection {
+  /** The committee member. */
   readonly validator: Validator;
-  readonly client: Client<typeof FastPaySidecar>;
+  /** A client of its sidecar at {@linkcode Validator.endpoint}. */
+  readonly client: SidecarClient;
 }
 
 /** Transport settings shared by {@linkcode connectSidecars} and {@linkcode connectBackend}. */
@@ -39,13 +55,13 @@ function transport(baseUrl: string, options: TransportOptions) {
  *
  * @example
  * ```ts
- * import { connectSidecars, parseCommittee } from "@allegro/client";
+ * import { connectSidecars } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
  *
- * const committee = parseCommittee({ chain_id: 1337, epoch: 1, validators: [
- *   { name: "dave", pubkey: "11".repeat(32), endpoint: "http://127.0.0.1:7001" },
- * ] });
- * const [dave] = connectSidecars(committee);
- * // await dave.client.getValidatorInfo({});
+ * const { committee } = testCommittee(4);
+ * const sidecars = connectSidecars(committee); // nothing is contacted before a call
+ * console.log(sidecars.map((s) => s.validator.endpoint)[0]); // http://127.0.0.1:7000
+ * // const info = await sidecars[0].client.getValidatorInfo({});
  * ```
  */
 export function connectSidecars(
@@ -72,6 +88,6 @@ export function connectSidecars(
 export function connectBackend(
   url: string,
   options: TransportOptions = {},
-): Client<typeof FastPayAggregator> {
+): BackendClient {
   return createClient(FastPayAggregator, transport(url, options));
 }

@@ -6,18 +6,15 @@
  * @module
  */
 import {
-  type Address,
   bytesToHex,
   encodeDeployData,
   encodeFunctionData,
   getAddress,
-  type Hex,
   isAddress,
-  type Log,
   parseEventLogs,
-  type PublicClient,
   zeroHash,
 } from "viem";
+import type { Address, Hex, Log, PublicClient } from "./deps.ts";
 import { vaultAbi, vaultBytecode } from "@allegro/contracts";
 import { AllegroError } from "./errors.ts";
 import type { SignedOrder } from "./order.ts";
@@ -50,6 +47,7 @@ export function isTip20Address(address: string): boolean {
 
 /** One validator's attestation as the vault takes it: its committee index and signature. */
 export interface VaultAttestation {
+  /** The attester's position in the epoch's committee. */
   readonly index: number;
   /** 65 bytes `r || s || v`. */
   readonly signature: Uint8Array;
@@ -57,7 +55,9 @@ export interface VaultAttestation {
 
 /** An order with what the vault needs to settle it: an attestation-only QC (SPEC §4). */
 export interface SettleItem {
+  /** The payer-signed order. */
   readonly signed: SignedOrder;
+  /** The committee epoch the attestations were made in. */
   readonly epoch: bigint;
   /** At least the epoch's threshold, indices strictly increasing. */
   readonly attestations: readonly VaultAttestation[];
@@ -291,13 +291,15 @@ export function setCommitteeCall(
 
 /** The vault's constructor arguments. */
 export interface VaultDeployment {
+  /** Who may register committees. */
   readonly admin: Address;
   /** W, in milliseconds. */
   readonly maxValidity: bigint;
   /** In seconds; `exitDelay·1000 ≥ maxValidity + 1000`. */
   readonly exitDelay: bigint;
-  /** The first epoch and its committee's settlement addresses. */
+  /** The first committee's epoch. */
   readonly epoch: bigint;
+  /** The first committee's settlement addresses, in committee order. */
   readonly members: readonly Address[];
 }
 
@@ -358,10 +360,15 @@ export async function deployVault(
 
 /** What a vault is set up with and where its committees stand. */
 export interface VaultInfo {
+  /** Who may register committees. */
   readonly admin: Address;
+  /** W, in milliseconds: the longest an order may stay valid. */
   readonly maxValidity: bigint;
+  /** The forced exit's delay, in seconds. */
   readonly exitDelay: bigint;
+  /** The block the vault was created in: where followers start reading events. */
   readonly deployBlock: bigint;
+  /** The epoch of the committee registered last. */
   readonly currentEpoch: bigint;
   /** Meaningful only while `graceEnd` ≠ 0. */
   readonly previousEpoch: bigint;
@@ -440,6 +447,7 @@ export async function readCommittee(
 
 /** One account's position in one token. */
 export interface VaultAccount {
+  /** The account's vault balance, in base units. */
   readonly balance: bigint;
   /** The pending forced exit, if any. */
   readonly exit?: { readonly amount: bigint; readonly readyAt: bigint };
@@ -503,10 +511,13 @@ export async function readSettledTxHash(
   return hash === zeroHash ? undefined : hash;
 }
 
-/** Where an event was emitted. */
-interface EventPlace {
+/** Where an event was emitted: every {@linkcode VaultEvent} carries it. */
+export interface EventPlace {
+  /** The block that holds the log. */
   readonly blockNumber: bigint;
+  /** The log's position in that block. */
   readonly logIndex: number;
+  /** The transaction that emitted it. */
   readonly transactionHash: Hex;
 }
 

@@ -29,12 +29,13 @@
  *   exit: false,
  *   memo: NO_PARENT,
  * });
- * console.log(next.signed.order.seq); // 0n
+ * if (next.kind === "signed") console.log(next.signed.order.seq); // 0n
  * ```
  *
  * @module
  */
-import { type Address, bytesToHex, getAddress, type Hex } from "viem";
+import { bytesToHex, getAddress } from "viem";
+import type { Address, Hex } from "./deps.ts";
 import { AllegroError } from "./errors.ts";
 import {
   type OrderSigner,
@@ -47,8 +48,11 @@ import type { QuorumCertificate } from "./quorum.ts";
 
 /** An order the wallet sent, with its QC once it has one. */
 export interface LaneOrder {
+  /** The order, as signed. */
   readonly signed: SignedOrder;
+  /** Its `tx_hash`. */
   readonly txHash: Hex;
+  /** Its QC, once it has one. */
   readonly qc?: QuorumCertificate;
   /** The certified parent it cites, sent with it again when it is resubmitted. */
   readonly parent?: { readonly signed: SignedOrder; readonly qc: QuorumCertificate };

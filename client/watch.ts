@@ -4,14 +4,15 @@
  *
  * @module
  */
-import type { Client } from "@connectrpc/connect";
-import { bytesToHex, type Hex, hexToBytes } from "viem";
-import { type FastPayAggregator, Stage, type TxStatus } from "@allegro/proto";
+import type { Hex } from "./deps.ts";
+import { bytesToHex, hexToBytes } from "viem";
+import { Stage, type TxStatus } from "@allegro/proto";
 import { bytesEqual } from "./bytes.ts";
 import { type Certificate, certificateProblem } from "./certificate.ts";
 import type { Committee } from "./committee.ts";
 import { AllegroError, type RejectCode } from "./errors.ts";
 import { type QuorumCertificate, verifyQuorumCertificate } from "./quorum.ts";
+import type { BackendClient } from "./transport.ts";
 import { certificateFromProto, qcFromProto, rejectCodeFromProto } from "./wire.ts";
 
 /** Lifecycle stages of SPEC §7 (the `allegro.v1.Stage` names). */
@@ -60,7 +61,9 @@ const STAGES: Record<number, TxStage> = {
 
 /** One status update of a watched payment. */
 export interface TxLifecycleEvent {
+  /** The stage this update reports. */
   readonly stage: TxStage;
+  /** The payment's `tx_hash`, 32 bytes. */
   readonly txHash: Uint8Array;
   /** The certificates reported so far that verify against the committee. */
   readonly certificates: readonly Certificate[];
@@ -70,13 +73,17 @@ export interface TxLifecycleEvent {
   readonly qc?: QuorumCertificate;
   /** The block that settled the payment (stages `INCLUDED`, `FINALIZED`). */
   readonly blockHeight?: bigint;
-  /** The settlement transaction, once sent, and the gas it used once mined. */
+  /** The settlement transaction, once sent. */
   readonly settlementTxHash?: Hex;
+  /** The gas the settlement transaction used, once mined. */
   readonly settlementGasUsed?: bigint;
   /** Why settlement failed (stage `FAILED`). */
   readonly failure?: string;
+  /** When the backend received the order, unix milliseconds. */
   readonly submittedUnixMillis?: bigint;
+  /** When the QC formed, unix milliseconds. */
   readonly certifiedUnixMillis?: bigint;
+  /** When the backend saw the settling block, unix milliseconds. */
   readonly includedUnixMillis?: bigint;
 }
 
@@ -97,7 +104,7 @@ export interface TxLifecycleEvent {
  * ```
  */
 export async function* watchTx(
-  backend: Client<typeof FastPayAggregator>,
+  backend: BackendClient,
   committee: Committee,
   txHash: Uint8Array | Hex,
   options: { signal?: AbortSignal } = {},

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, zeroHash } from "viem";
+import { create } from "@bufbuild/protobuf";
+import type { Address, Hex, MessageInitShape } from "./deps.ts";
+import { bytesToHex, getAddress, hexToBytes, zeroHash } from "viem";
 import {
   type CertifiedOrder as CertifiedOrderMessage,
   type CertifiedOrderSchema,
@@ -15,7 +16,7 @@ import {
   type PaymentOrderSchema,
   type QuorumCertificate as QuorumCertificateMessage,
   QuorumCertificateSchema,
-  RejectCode as RejectCodeEnum,
+  RejectCode as RejectCodeMessage,
   type SignedOrder as SignedOrderMessage,
   type SignedOrderSchema,
   type ValidatorCertificate,
@@ -262,8 +263,8 @@ export function certifiedOrderFromProto(
  * rejectCodeToProto("EXPIRED"); // RejectCode.EXPIRED (5)
  * ```
  */
-export function rejectCodeToProto(code: RejectCode): RejectCodeEnum {
-  return RejectCodeEnum[code];
+export function rejectCodeToProto(code: RejectCode): RejectCodeMessage {
+  return RejectCodeMessage[code];
 }
 
 /**
@@ -278,8 +279,8 @@ export function rejectCodeToProto(code: RejectCode): RejectCodeEnum {
  * rejectCodeFromProto(RejectCode.EQUIVOCATION); // "EQUIVOCATION"
  * ```
  */
-export function rejectCodeFromProto(value: RejectCodeEnum): RejectCode {
-  const name = RejectCodeEnum[value];
+export function rejectCodeFromProto(value: RejectCodeMessage): RejectCode {
+  const name = RejectCodeMessage[value];
   if (!isRejectCode(name)) {
     throw new AllegroError("INVALID_FORMAT", `reject code ${value} is not a known reject code`);
   }
