@@ -4,7 +4,8 @@
  * settlement attestations, committees and quorum certificates (SPEC §4), the vault's calls,
  * reads and events (SPEC §5), and the payer's side: a wallet that keeps each lane's seq and QCs,
  * transports to the sidecars and the backend, the fan-out, and {@linkcode AllegroClient}
- * (`pay`, `watch`, `incoming`, `settle`). The Deno KV wallet store is in `@allegro/client/deno`.
+ * (`pay`, `watch`, `incoming`, `settle`). Wallets keep their lanes in memory, in IndexedDB
+ * (browsers) or in Deno KV (`@allegro/client/deno`).
  *
  * @example
  * ```ts
@@ -54,6 +55,7 @@ export * from "./settle.ts";
 export * from "./transport.ts";
 export * from "./fanout.ts";
 export * from "./wallet.ts";
+export * from "./idb_wallet_store.ts";
 export * from "./lane_sync.ts";
 export * from "./incoming.ts";
 export * from "./watch.ts";

@@ -34,7 +34,7 @@ const TEST_FILE = /(?:_test\.ts$|(?:^|\/)testdata\/|^testing\/)/;
 
 /** Files each package must ship, and test fixtures particular to one package. */
 const expected: Record<string, { present: string[]; absent: string[] }> = {
-  client: { present: ["mod.ts", "deno.ts", "testing.ts"], absent: [] },
+  client: { present: ["mod.ts", "deno.ts", "testing.ts", "idb_wallet_store.ts"], absent: [] },
   proto: {
     present: ["mod.ts", "gen/allegro/v1/types_pb.ts", "allegro/v1/types.proto"],
     absent: [],
