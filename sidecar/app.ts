@@ -255,16 +255,17 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     const path = new URL(request.url).pathname;
     if (path === "/healthz") {
       const head = authority.chain;
-      const stale = head === undefined ||
-        Date.now() - Number(head.headerMillis) > config.staleAfterMillis;
+      // The very test submissions are refused by: a down connection counts, not only age.
+      const problem = authority.viewProblem(BigInt(Date.now()));
       return Response.json(
         {
-          status: stale ? "unavailable" : "ok",
+          status: problem ? "unavailable" : "ok",
+          ...(problem ? { reason: problem } : {}),
           name: config.name,
           gate: authority.gate.kind,
           ...(head ? { head: { height: head.height.toString(), time: head.time.toString() } } : {}),
         },
-        { status: stale ? 503 : 200 },
+        { status: problem ? 503 : 200 },
       );
     }
     if (path === "/metrics") {

@@ -812,7 +812,11 @@ export class Authority {
     this.#gate = { kind: "open" };
   }
 
-  #unavailable(now: bigint, w: Writes): string | undefined {
+  /**
+   * Why the chain view cannot be trusted at local time `now` — no block processed yet, the RPC
+   * connection down, or the newest header older than S — or `undefined` when it is current.
+   */
+  viewProblem(now: bigint): string | undefined {
     const chain = this.#chain;
     if (chain === undefined) return "chain view is not ready: no block processed yet";
     if (!this.#connected) return "chain view is not current: the RPC connection is down";
@@ -820,6 +824,12 @@ export class Authority {
     if (age > this.#c.staleAfter) {
       return `chain view is stale: block ${chain.height} is ${age} ms old (bound ${this.#c.staleAfter} ms)`;
     }
+    return undefined;
+  }
+
+  #unavailable(now: bigint, w: Writes): string | undefined {
+    const view = this.viewProblem(now);
+    if (view !== undefined) return view;
     this.#openGate(now, w);
     const gate = this.#gate;
     if (gate.kind === "checking") {
@@ -834,8 +844,9 @@ export class Authority {
         vault?.epoch ?? "unknown"
       }; this sidecar signs in epoch ${this.#c.epoch}`;
     }
-    if (chain.time < vault.graceEnd) {
-      return `epoch ${vault.epoch} starts signing at chain time ${vault.graceEnd} (the previous epoch's grace period), now ${chain.time}`;
+    const time = this.#chain!.time;
+    if (time < vault.graceEnd) {
+      return `epoch ${vault.epoch} starts signing at chain time ${vault.graceEnd} (the previous epoch's grace period), now ${time}`;
     }
     return undefined;
   }

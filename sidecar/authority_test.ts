@@ -446,15 +446,20 @@ Deno.test("stale, disconnected or not yet ready: TEMPORARY_UNAVAILABLE, and repl
   a.connected = false;
   assert.equal(code(submit(a, submission(order({ payer: BOB })))), "TEMPORARY_UNAVAILABLE");
   assert.equal(code(submit(a, submission(o))), "replay");
+  // What /healthz reports: the view's problem, a down connection included.
+  assert.match(a.viewProblem(T0) ?? "", /connection is down/);
   a.connected = true;
+  assert.equal(a.viewProblem(T0), undefined);
   const stale = submit(a, submission(order({ payer: BOB })), T0 + S + 1n);
   assert.equal(code(stale), "TEMPORARY_UNAVAILABLE");
   if (stale.kind === "reject") assert.match(stale.message, /stale/);
+  assert.match(a.viewProblem(T0 + S + 1n) ?? "", /stale/);
 
   const none = new Authority(testConfig(), { gate: { kind: "open" } });
   const notReady = submit(none, submission(order({ payer: ALICE })));
   assert.equal(code(notReady), "TEMPORARY_UNAVAILABLE");
   if (notReady.kind === "reject") assert.match(notReady.message, /not ready/);
+  assert.match(none.viewProblem(T0) ?? "", /not ready/);
 });
 
 Deno.test("a new epoch's grace period and a vault in another epoch: TEMPORARY_UNAVAILABLE", () => {
