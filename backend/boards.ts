@@ -1,24 +1,26 @@
 /**
- * Pulls every sidecar's bulletin board with its cursor (kept in KV), verifies each entry against
- * the committee — the certificate's signature, the signed transaction recomputing its `tx_hash`
- * and `effects_hash`, and the parent binding (a `parent_qc_hash` must be the memo the payer
- * signed) — and merges the valid ones into the tx records, which puts them on the backend's own
- * board. So the backend's board holds every certificate of every sidecar, verified, with its own
- * cursor; payments submitted straight to the sidecars get a record (and a QC) too.
+ * Pulls every sidecar's bulletin board with a cursor per sidecar (kept in KV), checks each entry
+ * with the client's `verifyBoardEntry` (the payer's signature, the committee's chain and vault,
+ * the order's hashes, and the certificate or QC against the committee) and merges the valid ones
+ * into the payment records — which puts them on the backend's merged board. Payments submitted
+ * straight to the sidecars thus get a record, a QC and a lifecycle here too (their settlement is
+ * left to the sidecars). An entry the backend already holds is not verified again.
  *
  * @module
  */
 import { bytesToHex } from "viem";
+import { LRUCache } from "lru-cache";
 import type { BulletinEntry } from "@allegro/proto";
 import {
-  checkParentBinding,
+  bytesEqual,
   type Committee,
+  orderEffectsHash,
   type SidecarConnection,
   verifyBoardEntry,
 } from "@allegro/client";
 import type { Logger } from "@allegro/server/log";
-import { type Lifecycle, mergeAnswers, recordPayment } from "./lifecycle.ts";
-import { Lru } from "./lru.ts";
+import { type Lifecycle, mergeAnswers, type TxSeed, withQc } from "./lifecycle.ts";
+import { repeat } from "./repeat.ts";
 import type { Store } from "./store.ts";
 
 /** How to pull. */
@@ -30,8 +32,6 @@ export interface BoardPullerOptions {
   readonly log: Logger;
   readonly intervalMillis: number;
   readonly timeoutMillis: number;
-  /** Verified certificates remembered, so a certificate gossiped to n boards is checked once. */
-  readonly cacheSize: number;
   /** Entries per page; default 256. */
   readonly pageLimit?: number;
   /** Pages per sidecar per round; default 8. */
@@ -43,25 +43,30 @@ export interface BoardPullerOptions {
  *
  * @example
  * ```ts ignore
- * const puller = new BoardPuller({ committee, sidecars, store, lifecycle, log, intervalMillis: 1000,
- *   timeoutMillis: 2000, cacheSize: 100_000 });
+ * const puller = new BoardPuller({ committee, sidecars, store, lifecycle, log,
+ *   intervalMillis: 1000, timeoutMillis: 2000 });
  * puller.start();
  * await puller.stop();
  * ```
  */
 export class BoardPuller {
   readonly #o: BoardPullerOptions;
-  readonly #verified: Lru<string, true>;
+  /** `tx_hash:signer` (or `tx_hash:qc`) of entries already merged. */
+  readonly #merged = new LRUCache<string, true>({ max: 100_000 });
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
 
   constructor(options: BoardPullerOptions) {
     this.#o = options;
-    this.#verified = new Lru(options.cacheSize);
   }
 
   start(): void {
-    this.#loop = this.#run();
+    this.#loop = repeat(
+      this.#stop.signal,
+      this.#o.intervalMillis,
+      () => this.pull(),
+      (e) => this.#o.log.warn("board pull failed", { error: (e as Error).message }),
+    );
   }
 
   async stop(): Promise<void> {
@@ -88,21 +93,17 @@ export class BoardPuller {
       } catch {
         return; // unreachable: the health monitor reports it
       }
-      let rejected = 0;
+      let dropped = 0;
       for (const entry of answer.entries) {
-        if (entry.sequence <= cursor) continue;
-        if (!await this.#accept(validator.name, entry)) rejected++;
+        if (entry.sequence > cursor && !await this.#accept(validator.name, entry)) dropped++;
       }
-      if (rejected > 0) {
+      if (dropped > 0) {
         log.warn("board entries that do not verify were dropped", {
           validator: validator.name,
-          count: rejected,
+          count: dropped,
         });
       }
-      const next = answer.entries.reduce(
-        (m, e) => (e.sequence > m ? e.sequence : m),
-        cursor,
-      );
+      const next = answer.entries.reduce((m, e) => (e.sequence > m ? e.sequence : m), cursor);
       if (next === cursor) return;
       cursor = next;
       await store.setCursor(validator.publicKey, cursor);
@@ -113,65 +114,46 @@ export class BoardPuller {
   /** Verifies one entry and merges it; false when it does not verify. */
   async #accept(from: string, entry: BulletinEntry): Promise<boolean> {
     const { committee, lifecycle } = this.#o;
+    const signer = entry.certificate ? bytesToHex(entry.certificate.signer) : "qc";
+    const key = `${
+      bytesToHex(entry.certificate?.txHash ?? entry.qc?.txHash ?? new Uint8Array())
+    }:${signer}`;
+    if (this.#merged.has(key)) return true;
     let verified;
     try {
       verified = await verifyBoardEntry(committee, entry);
-      if (verified.parentQcHash.length > 0) {
-        checkParentBinding(verified.payment, verified.parentQcHash);
-      }
     } catch (e) {
       this.#o.log.warn("board entry rejected", {
         from,
-        sequence: entry.sequence.toString(),
+        sequence: entry.sequence,
         error: (e as Error).message.slice(0, 300),
       });
       return false;
     }
-    const cert = verified.certificate;
-    const key = `${bytesToHex(cert.txHash)}:${bytesToHex(cert.signer)}`;
-    if (this.#verified.has(key)) return true;
-    const signer = committee.member(cert.signer)!;
-    const seed = {
-      txHash: cert.txHash,
-      effectsHash: cert.effectsHash,
-      signedTx: verified.payment.rawTx,
-      parentQcHash: verified.parentQcHash,
-      payment: recordPayment(verified.payment),
-      source: "board" as const,
+    const seed: TxSeed = {
+      signed: verified.signed,
+      txHash: verified.txHash,
+      effectsHash: bytesToHex(orderEffectsHash(verified.signed.order)),
+      source: "board",
     };
-    await lifecycle.update(cert.txHash, (record) => {
-      if (
-        record?.certificates.some((c) =>
-          bytesToHex(c.certificate.signer) === bytesToHex(cert.signer)
-        )
-      ) {
-        return undefined;
-      }
-      return mergeAnswers(record, seed, [{
-        validator: signer.name,
-        certificate: cert,
-        receivedMillis: BigInt(Date.now()),
-      }], []);
-    });
-    this.#verified.set(key, true);
-    return true;
-  }
-
-  async #run(): Promise<void> {
-    const signal = this.#stop.signal;
-    while (!signal.aborted) {
-      try {
-        await this.pull();
-      } catch (e) {
-        this.#o.log.warn("board pull failed", { error: (e as Error).message });
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#o.intervalMillis);
-        signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+    if (verified.qc) {
+      await lifecycle.update(verified.txHash, (r) => withQc(r, seed, verified.qc));
+    } else {
+      const certificate = verified.certificate;
+      const member = committee.member(certificate.signer)!;
+      await lifecycle.update(
+        verified.txHash,
+        (r) =>
+          r?.certificates.some((c) => bytesEqual(c.certificate.signer, certificate.signer))
+            ? undefined
+            : mergeAnswers(r, seed, [{
+              validator: member.name,
+              certificate,
+              receivedMillis: BigInt(Date.now()),
+            }], []),
+      );
     }
+    this.#merged.set(key, true);
+    return true;
   }
 }

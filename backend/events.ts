@@ -21,17 +21,16 @@ export interface HeadEvent {
 export interface CertificateEvent {
   readonly type: "certificate";
   readonly tx_hash: string;
-  readonly effects_hash: string;
   readonly validator: string;
   readonly signer: string;
-  readonly signature: string;
   readonly created_unix_millis: string;
   readonly received_unix_millis: string;
-  readonly sender: string;
+  /** Lowercase 0x addresses of the order's payer and recipient. */
+  readonly payer: string;
   readonly recipient: string;
 }
 
-/** A lifecycle stage change of one transaction. */
+/** A lifecycle stage change of one payment. */
 export interface StageEvent {
   readonly type: "stage";
   readonly tx_hash: string;
@@ -40,7 +39,8 @@ export interface StageEvent {
   readonly at_unix_millis: string;
   readonly block_height?: string;
   readonly qc_hash?: string;
-  readonly sender: string;
+  readonly failure?: string;
+  readonly payer: string;
   readonly recipient: string;
 }
 
@@ -68,24 +68,34 @@ export interface EventFilter {
   readonly types?: ReadonlySet<BackendEvent["type"]>;
   /** Only certificate and stage events of this transaction (lowercase 0x hex). */
   readonly txHash?: string;
-  /** Only certificate and stage events whose sender or recipient is this (lowercase 0x hex). */
+  /** Only certificate and stage events whose payer or recipient is this (lowercase 0x hex). */
   readonly address?: string;
 }
 
 /** Whether `event` passes `filter`. */
-export function matches(filter: EventFilter, event: BackendEvent): boolean {
+function matches(filter: EventFilter, event: BackendEvent): boolean {
   if (filter.types && !filter.types.has(event.type)) return false;
   if (event.type === "certificate" || event.type === "stage") {
     if (filter.txHash && event.tx_hash !== filter.txHash) return false;
     if (
-      filter.address && event.sender.toLowerCase() !== filter.address &&
-      event.recipient.toLowerCase() !== filter.address
+      filter.address && event.payer !== filter.address && event.recipient !== filter.address
     ) return false;
   }
   return true;
 }
 
-/** One subscriber's view of the stream. */
+/**
+ * One subscriber's view of the stream, made by {@linkcode EventHub.subscribe}.
+ *
+ * @example
+ * ```ts
+ * import { EventHub } from "./events.ts";
+ *
+ * const sub = new EventHub({ ringSize: 4, queueSize: 4, maxSubscribers: 1 }).subscribe({})!;
+ * console.log(await sub.next(1)); // idle
+ * sub.close();
+ * ```
+ */
 export class Subscription {
   readonly #queue: Stamped[] = [];
   readonly #limit: number;
@@ -93,8 +103,6 @@ export class Subscription {
   readonly #onClose: () => void;
   #wake: (() => void) | undefined;
   #closed = false;
-  /** True once the subscriber fell more than the queue size behind. */
-  overflowed = false;
 
   constructor(filter: EventFilter, limit: number, onClose: () => void) {
     this.#filter = filter;
@@ -102,11 +110,10 @@ export class Subscription {
     this.#onClose = onClose;
   }
 
-  /** @internal */
+  /** Queues `stamped` if it matches; a subscriber that falls `limit` events behind is closed. */
   push(stamped: Stamped): void {
     if (this.#closed || !matches(this.#filter, stamped.event)) return;
     if (this.#queue.length >= this.#limit) {
-      this.overflowed = true;
       this.close();
       return;
     }
@@ -143,10 +150,6 @@ export class Subscription {
     this.#closed = true;
     this.#wake?.();
     this.#onClose();
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 }
 

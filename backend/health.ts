@@ -1,28 +1,32 @@
 /**
  * Per-validator health: every interval, each sidecar is asked for its chain head with a timeout;
- * the answer (or its absence) gives up/down, the round-trip latency and the validator's head.
- * Changes of up/down are announced as `validator` events.
+ * the answer (or its absence) gives up / unready / down, the round-trip latency and the
+ * validator's head. Changes are logged and announced as `validator` events.
  *
  * @module
  */
-import { bytesToHex, type Hex } from "viem";
+import { type Address, bytesToHex, type Hex } from "viem";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { SidecarConnection } from "@allegro/client";
 import type { Logger } from "@allegro/server/log";
 import type { EventHub } from "./events.ts";
+import { repeat } from "./repeat.ts";
 
 /** One validator's health as last probed. */
 export interface ValidatorHealth {
   readonly name: string;
   readonly pubkey: Hex;
   readonly endpoint: string;
-  /** `up`: answered with a head; `unready`: answered that its chain view is not ready; `down`: no answer. */
+  /** The address of its settlement key (from the committee file, checked against the vault). */
+  readonly settlementAddress: Address;
+  /**
+   * `up`: answered with a head; `unready`: answered that it cannot serve yet (no chain view);
+   * `down`: no answer in time; `unknown`: not probed yet.
+   */
   readonly status: "up" | "unready" | "down" | "unknown";
   readonly latencyMillis?: number;
-  readonly head?: { readonly height: bigint; readonly hash: Hex; readonly timestampMillis: bigint };
+  readonly head?: { readonly height: bigint; readonly hash: Hex; readonly time: bigint };
   readonly checkedMillis?: number;
-  /** When it last answered with a head. */
-  readonly lastUpMillis?: number;
   readonly error?: string;
 }
 
@@ -63,6 +67,7 @@ export class HealthMonitor {
       name: validator.name,
       pubkey: bytesToHex(validator.publicKey),
       endpoint: validator.endpoint,
+      settlementAddress: validator.settlementAddress,
       status: "unknown",
     }));
   }
@@ -72,8 +77,13 @@ export class HealthMonitor {
     return [...this.#state];
   }
 
+  /** How many validators answered the last probe with a head. */
+  get up(): number {
+    return this.#state.filter((v) => v.status === "up").length;
+  }
+
   start(): void {
-    this.#loop = this.#run();
+    this.#loop = repeat(this.#stop.signal, this.#intervalMillis, () => this.probe());
   }
 
   async stop(): Promise<void> {
@@ -85,6 +95,7 @@ export class HealthMonitor {
   async probe(): Promise<void> {
     await Promise.all(this.#sidecars.map(async ({ client }, i) => {
       const started = performance.now();
+      const latency = () => Math.round((performance.now() - started) * 10) / 10;
       const prev = this.#state[i];
       let next: ValidatorHealth;
       try {
@@ -92,61 +103,46 @@ export class HealthMonitor {
           timeoutMs: this.#timeoutMillis,
           signal: this.#stop.signal,
         });
+        const { error: _, ...rest } = prev;
         next = {
-          ...prev,
+          ...rest,
           status: "up",
-          latencyMillis: Math.round((performance.now() - started) * 10) / 10,
+          latencyMillis: latency(),
           head: {
             height: head.height,
             hash: bytesToHex(head.hash),
-            timestampMillis: head.timestampUnixMillis,
+            time: head.timestampUnixMillis,
           },
           checkedMillis: Date.now(),
-          lastUpMillis: Date.now(),
-          error: undefined,
         };
       } catch (e) {
         const unready = e instanceof ConnectError && e.code === Code.Unavailable &&
-          e.rawMessage.includes("chain view");
+          e.rawMessage.includes("not ready");
+        const { latencyMillis: _, ...rest } = prev;
         next = {
-          ...prev,
+          ...rest,
           status: unready ? "unready" : "down",
-          latencyMillis: unready ? Math.round((performance.now() - started) * 10) / 10 : undefined,
+          ...(unready ? { latencyMillis: latency() } : {}),
           checkedMillis: Date.now(),
           error: (e as Error).message.split("\n")[0].slice(0, 200),
         };
       }
       this.#state[i] = next;
-      if (prev.status !== next.status && !this.#stop.signal.aborted) {
-        (next.status === "up" ? this.#log.info : this.#log.warn)("validator status changed", {
-          validator: next.name,
-          from: prev.status,
-          to: next.status,
-          ...(next.error ? { error: next.error } : {}),
-        });
-        this.#events.emit({
-          type: "validator",
-          name: next.name,
-          up: next.status === "up",
-          status: next.status,
-          latency_ms: next.latencyMillis ?? null,
-          head_height: next.head?.height.toString() ?? null,
-        });
-      }
-    }));
-  }
-
-  async #run(): Promise<void> {
-    const signal = this.#stop.signal;
-    while (!signal.aborted) {
-      await this.probe();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#intervalMillis);
-        signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
+      if (prev.status === next.status || this.#stop.signal.aborted) return;
+      (next.status === "up" ? this.#log.info : this.#log.warn)("validator status changed", {
+        validator: next.name,
+        from: prev.status,
+        to: next.status,
+        ...(next.error ? { error: next.error } : {}),
       });
-    }
+      this.#events.emit({
+        type: "validator",
+        name: next.name,
+        up: next.status === "up",
+        status: next.status,
+        latency_ms: next.latencyMillis ?? null,
+        head_height: next.head?.height.toString() ?? null,
+      });
+    }));
   }
 }

@@ -1,94 +1,87 @@
 /**
- * All of the backend's Deno KV access: tx lifecycle records and their indexes, client request
- * ids, the backend's own bulletin board and the cursors of the boards it pulls. Writes go through
- * one commit queue, so board sequences are assigned in commit order (a reader paging with
- * `after_sequence` never skips or repeats an entry). One process owns a KV path at a time (an
- * exclusive lock on `PATH.lock`). The key layout is documented in `backend/README.md`.
+ * All of the backend's Deno KV access: payment records and their indexes, the merged bulletin
+ * board, the cursors of the sidecars' boards it pulls and where its vault follower stands.
+ * Writes go through one queue, so board sequences are assigned in commit order (a reader paging
+ * with `after_sequence` never skips or repeats an entry). One process owns a KV path at a time (an
+ * exclusive lock on `PATH.lock`). Everything expires: a record `--record-ttl-ms` after nothing
+ * more can happen to it (open ones once their `validBefore` has passed too), a record without a
+ * single certificate within an hour, board entries with their records and beyond
+ * `--max-board-entries`. The key layout is in `backend/README.md`.
  *
  * @module
  */
-import { bytesToHex, type Hex } from "viem";
-import type { Certificate } from "@allegro/client";
+import { type Address, bytesToHex as hex, type Hex } from "viem";
+import type { Certificate, QuorumCertificate, SignedOrder } from "@allegro/client";
 import { type ExclusiveKv, openExclusiveKv } from "@allegro/server/exclusive-kv";
-import { FINAL_STAGES, type RecordPayment, type TxRecord } from "./record.ts";
+import { isOpen, isPending, type TxRecord } from "./record.ts";
 
-const V = "v1";
+const V = "v2";
 
 const K = {
-  tx: (txHash: Uint8Array) => [V, "tx", txHash],
-  qc: (qcHash: Uint8Array) => [V, "qc", qcHash],
-  open: (txHash: Uint8Array) => [V, "open", txHash],
+  tx: (txHash: Hex) => [V, "tx", txHash],
+  open: (txHash: Hex) => [V, "open", txHash],
   openPrefix: [V, "open"],
-  addr: (address: Hex, at: bigint, txHash: Uint8Array) => [V, "addr", address, at, txHash],
-  addrPrefix: (address: Hex) => [V, "addr", address],
-  pending: (address: Hex, txHash: Uint8Array) => [V, "pending", address, txHash],
+  pending: (address: Hex, txHash: Hex) => [V, "pending", address, txHash],
   pendingPrefix: (address: Hex) => [V, "pending", address],
-  request: (sender: Hex, id: string) => [V, "request", sender, id],
+  recent: (address: Hex, at: bigint, txHash: Hex) => [V, "recent", address, at, txHash],
+  recentPrefix: (address: Hex) => [V, "recent", address],
   board: (seq: bigint) => [V, "board", seq],
   boardPrefix: [V, "board"],
-  boardCert: (txHash: Uint8Array, signer: Uint8Array) => [V, "board_cert", txHash, signer],
-  boardCertPrefix: (txHash: Uint8Array) => [V, "board_cert", txHash],
+  boardKey: (txHash: Hex, key: string) => [V, "board_key", txHash, key],
+  boardKeyPrefix: (txHash: Hex) => [V, "board_key", txHash],
   boardAddr: (address: Hex, seq: bigint) => [V, "board_addr", address, seq],
   boardAddrPrefix: (address: Hex) => [V, "board_addr", address],
   boardSeq: [V, "meta", "board_seq"],
   boardFirst: [V, "meta", "board_first"],
-  cursor: (signer: Uint8Array) => [V, "cursor", signer],
+  cursor: (signer: Hex) => [V, "cursor", signer],
+  follow: [V, "meta", "follow_from"],
 } as const;
 
-/** One certificate on the backend's bulletin board. */
-export interface BoardEntry {
-  readonly sequence: bigint;
-  readonly certificate: Certificate;
-  readonly signedTx: Uint8Array;
-  /** Empty when the payment has no parent. */
-  readonly parentQcHash: Uint8Array;
-  readonly payment: RecordPayment;
-}
+/** One entry of the backend's merged bulletin board: a certificate or a QC, with its order. */
+export type BoardEntry =
+  & { readonly sequence: bigint; readonly signed: SignedOrder; readonly txHash: Hex }
+  & (
+    | { readonly certificate: Certificate; readonly qc?: undefined }
+    | { readonly qc: QuorumCertificate; readonly certificate?: undefined }
+  );
 
 /** Filters and cursor of a board read. */
 export interface BoardQuery {
   readonly afterSequence: bigint;
   readonly limit: number;
-  readonly txHash?: Uint8Array;
-  /** Lowercase 0x address: entries whose sender or recipient it is. */
-  readonly address?: Hex;
+  readonly txHash?: Hex;
+  /** Entries whose payer or recipient it is. */
+  readonly address?: Address;
 }
 
 /** Store settings. */
 export interface StoreOptions {
+  /** How long a record stays once nothing more can happen to it. */
+  readonly recordTtlMillis: number;
   /** Most board entries kept; the oldest are deleted beyond it. */
   readonly maxBoardEntries: number;
-  /** How long settled records and their indexes are kept. */
-  readonly txTtlMillis: number;
 }
 
-/** Whether a record's certified payment is still waiting for the chain. */
-export function isPending(record: TxRecord): boolean {
-  return record.qc !== undefined &&
-    (record.stage === "CERTIFIED" || record.stage === "QUEUED_ONCHAIN");
-}
+/** How long a record that no validator certified is kept (a refusal, for lookups). */
+const UNCERTIFIED_TTL_MILLIS = 3_600_000;
 
-/** Whether the chain follower still watches a record. */
-export function isOpen(record: TxRecord): boolean {
-  if (FINAL_STAGES.has(record.stage)) return false;
-  return record.stage !== "REJECTED" || record.certificates.length > 0;
-}
-
-const lower = (a: Hex) => a.toLowerCase() as Hex;
+const lower = (a: string) => a.toLowerCase() as Hex;
 
 /**
  * The backend's database.
  *
  * @example
- * ```ts ignore
- * const store = await Store.open("backend.kv", { maxBoardEntries: 1_000_000, txTtlMillis: 7 * 86_400_000 });
- * const record = await store.tx(txHash);
+ * ```ts
+ * import { Store } from "./store.ts";
+ *
+ * const store = await Store.open(":memory:", { recordTtlMillis: 60_000, maxBoardEntries: 100 });
+ * console.log(await store.followFrom()); // undefined: a new store
  * store.close();
  * ```
  */
 export class Store {
-  readonly #kv: Deno.Kv;
   readonly #db: ExclusiveKv;
+  readonly #kv: Deno.Kv;
   readonly #options: StoreOptions;
   #queue: Promise<unknown> = Promise.resolve();
   #sequence = 0n;
@@ -125,45 +118,37 @@ export class Store {
   }
 
   /** The record of `txHash`. */
-  async tx(txHash: Uint8Array): Promise<TxRecord | undefined> {
-    return (await this.#kv.get<TxRecord>(K.tx(txHash))).value ?? undefined;
+  async tx(txHash: Hex): Promise<TxRecord | undefined> {
+    return (await this.#kv.get<TxRecord>(K.tx(lower(txHash)))).value ?? undefined;
   }
 
-  /** The tx hash whose QC has this `qc_hash` (only QCs this backend assembled). */
-  async txByQc(qcHash: Uint8Array): Promise<Uint8Array | undefined> {
-    return (await this.#kv.get<Uint8Array>(K.qc(qcHash))).value ?? undefined;
+  /** Every record the vault follower watches (read at start). */
+  async openRecords(): Promise<TxRecord[]> {
+    const hashes: Hex[] = [];
+    for await (const e of this.#kv.list({ prefix: K.openPrefix })) hashes.push(e.key[2] as Hex);
+    return await this.#many(hashes);
   }
 
-  /** Tx hashes the chain follower watches. */
-  async openTxs(): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    for await (const e of this.#kv.list({ prefix: K.openPrefix })) {
-      out.push(e.key[2] as Uint8Array);
-    }
-    return out;
-  }
-
-  /** Certified, not yet included payments from or to `address`. */
-  async pendingOf(address: Hex, limit: number): Promise<TxRecord[]> {
-    const hashes: Uint8Array[] = [];
-    for await (const e of this.#kv.list({ prefix: K.pendingPrefix(lower(address)) }, { limit })) {
-      hashes.push(e.key[3] as Uint8Array);
-    }
+  /** Certified, not yet settled payments from or to `address`. */
+  async pendingOf(address: Address, limit: number): Promise<TxRecord[]> {
+    const hashes: Hex[] = [];
+    const iter = this.#kv.list({ prefix: K.pendingPrefix(lower(address)) }, { limit });
+    for await (const e of iter) hashes.push(e.key[3] as Hex);
     return await this.#many(hashes);
   }
 
   /** The most recent payments from or to `address`, newest first. */
-  async recentOf(address: Hex, limit: number): Promise<TxRecord[]> {
-    const hashes: Uint8Array[] = [];
-    const iter = this.#kv.list({ prefix: K.addrPrefix(lower(address)) }, {
+  async recentOf(address: Address, limit: number): Promise<TxRecord[]> {
+    const hashes: Hex[] = [];
+    const iter = this.#kv.list({ prefix: K.recentPrefix(lower(address)) }, {
       limit,
       reverse: true,
     });
-    for await (const e of iter) hashes.push(e.key[4] as Uint8Array);
+    for await (const e of iter) hashes.push(e.key[4] as Hex);
     return await this.#many(hashes);
   }
 
-  async #many(hashes: Uint8Array[]): Promise<TxRecord[]> {
+  async #many(hashes: readonly Hex[]): Promise<TxRecord[]> {
     const out: TxRecord[] = [];
     for (let i = 0; i < hashes.length; i += 10) {
       const got = await this.#kv.getMany<TxRecord[]>(hashes.slice(i, i + 10).map(K.tx));
@@ -172,65 +157,54 @@ export class Store {
     return out;
   }
 
-  /**
-   * Binds `(sender, client_request_id)` to `txHash` the first time; returns the tx hash it is
-   * bound to (which differs from `txHash` for a conflicting reuse).
-   */
-  claimRequest(sender: Hex, id: string, txHash: Uint8Array): Promise<Uint8Array> {
-    return this.#serial(async () => {
-      const key = K.request(lower(sender), id);
-      const existing = await this.#kv.get<Uint8Array>(key);
-      if (existing.value) return existing.value;
-      const ok = await this.#kv.atomic().check(existing).set(key, txHash, {
-        expireIn: this.#options.txTtlMillis,
-      }).commit();
-      if (!ok.ok) throw new Error(`client_request_id ${id} is being claimed concurrently`);
-      return txHash;
-    });
+  /** How long `record` and its indexes are kept from now. */
+  #ttl(record: TxRecord): number {
+    const ttl = this.#options.recordTtlMillis;
+    if (record.certificates.length === 0 && record.qc === undefined) {
+      return Math.min(ttl, UNCERTIFIED_TTL_MILLIS);
+    }
+    if (!isOpen(record)) return ttl;
+    const left = Number(record.signed.order.validBefore) - Date.now();
+    return ttl + Math.max(0, Math.min(left, ttl));
   }
 
   /**
-   * Writes `after` (replacing `before`) with its indexes, and appends `newCertificates` to the
-   * board. Resolves once durable.
+   * Writes `after` (replacing `before`) with its indexes, and appends the certificates it gained
+   * and its QC, once it has one, to the board. Resolves once durable.
    */
-  write(
-    before: TxRecord | undefined,
-    after: TxRecord,
-    newCertificates: readonly Certificate[],
-  ): Promise<void> {
+  write(before: TxRecord | undefined, after: TxRecord): Promise<void> {
     return this.#serial(async () => {
       const op = this.#kv.atomic();
-      const settled = !isOpen(after) && after.stage !== "ACCEPTED";
-      const ttl = settled ? { expireIn: this.#options.txTtlMillis } : {};
-      op.set(K.tx(after.txHash), after, ttl);
-      const parties = [...new Set([lower(after.payment.sender), lower(after.payment.recipient)])];
-      if (before === undefined || settled) {
-        for (const p of parties) op.set(K.addr(p, after.firstSeenMillis, after.txHash), null, ttl);
-      }
-      if (after.qc && (!before?.qc || settled)) op.set(K.qc(after.qc.qcHash), after.txHash, ttl);
-      if (isOpen(after)) op.set(K.open(after.txHash), null);
-      else if (before === undefined || isOpen(before)) op.delete(K.open(after.txHash));
+      const expireIn = this.#ttl(after);
+      const txHash = lower(after.txHash);
+      const o = after.signed.order;
+      const parties = [...new Set([lower(o.payer), lower(o.recipient)])];
+      op.set(K.tx(txHash), after, { expireIn });
+      if (isOpen(after)) op.set(K.open(txHash), null, { expireIn });
+      else if (before === undefined || isOpen(before)) op.delete(K.open(txHash));
       for (const p of parties) {
-        if (isPending(after)) op.set(K.pending(p, after.txHash), null);
-        else if (before && isPending(before)) op.delete(K.pending(p, after.txHash));
+        if (before === undefined) {
+          op.set(K.recent(p, after.firstSeenMillis, txHash), null, { expireIn });
+        }
+        if (isPending(after)) op.set(K.pending(p, txHash), null, { expireIn });
+        else if (before && isPending(before)) op.delete(K.pending(p, txHash));
       }
+      const known = new Set((before?.certificates ?? []).map((c) => hex(c.certificate.signer)));
+      const added: Omit<BoardEntry, "sequence" | "signed" | "txHash">[] = after.certificates
+        .filter((c) => !known.has(hex(c.certificate.signer)))
+        .map((c) => ({ certificate: c.certificate }));
+      if (after.qc && !before?.qc) added.push({ qc: after.qc });
       let seq = this.#sequence;
-      for (const certificate of newCertificates) {
+      for (const a of added) {
         seq++;
-        const entry: BoardEntry = {
-          sequence: seq,
-          certificate,
-          signedTx: after.signedTx,
-          parentQcHash: after.parentQcHash,
-          payment: after.payment,
-        };
-        op.set(K.board(seq), entry);
-        op.set(K.boardCert(after.txHash, certificate.signer), seq);
-        for (const p of parties) op.set(K.boardAddr(p, seq), null);
+        const entry = { sequence: seq, signed: after.signed, txHash, ...a } as BoardEntry;
+        op.set(K.board(seq), entry, { expireIn });
+        op.set(K.boardKey(txHash, a.qc ? "qc" : hex(a.certificate!.signer)), seq, { expireIn });
+        for (const p of parties) op.set(K.boardAddr(p, seq), null, { expireIn });
       }
       if (seq !== this.#sequence) op.set(K.boardSeq, seq);
       const result = await op.commit();
-      if (!result.ok) throw new Error(`KV commit of ${bytesToHex(after.txHash)} failed`);
+      if (!result.ok) throw new Error(`KV commit of ${txHash} failed`);
       this.#sequence = seq;
       await this.#prune();
     });
@@ -245,11 +219,12 @@ export class Store {
     for (let seq = this.#first; seq < upto; seq++) {
       const entry = (await this.#kv.get<BoardEntry>(K.board(seq))).value;
       op.delete(K.board(seq));
-      if (entry) {
-        op.delete(K.boardCert(entry.certificate.txHash, entry.certificate.signer));
-        for (const p of new Set([lower(entry.payment.sender), lower(entry.payment.recipient)])) {
-          op.delete(K.boardAddr(p, seq));
-        }
+      if (entry === null) continue; // already expired
+      const key = entry.qc ? "qc" : hex(entry.certificate.signer);
+      op.delete(K.boardKey(entry.txHash, key));
+      const o = entry.signed.order;
+      for (const p of new Set([lower(o.payer), lower(o.recipient)])) {
+        op.delete(K.boardAddr(p, seq));
       }
     }
     op.set(K.boardFirst, upto);
@@ -264,26 +239,26 @@ export class Store {
   /** Board entries after `afterSequence`, in sequence order, at most `limit`. */
   async board(query: BoardQuery): Promise<BoardEntry[]> {
     const after = query.afterSequence;
-    let seqs: bigint[];
+    const address = query.address && lower(query.address);
     if (query.txHash) {
-      seqs = [];
-      for await (const e of this.#kv.list<bigint>({ prefix: K.boardCertPrefix(query.txHash) })) {
+      const seqs: bigint[] = [];
+      for await (
+        const e of this.#kv.list<bigint>({ prefix: K.boardKeyPrefix(lower(query.txHash)) })
+      ) {
         if (e.value > after) seqs.push(e.value);
       }
       seqs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      if (query.address) {
-        const address = lower(query.address);
-        const entries = await this.#entries(seqs);
-        return entries.filter((e) =>
-          lower(e.payment.sender) === address || lower(e.payment.recipient) === address
-        ).slice(0, query.limit);
-      }
-      return await this.#entries(seqs.slice(0, query.limit));
+      const entries = await this.#entries(seqs);
+      return entries.filter((e) =>
+        address === undefined || lower(e.signed.order.payer) === address ||
+        lower(e.signed.order.recipient) === address
+      ).slice(0, query.limit);
     }
-    if (query.address) {
-      seqs = [];
-      const prefix = K.boardAddrPrefix(lower(query.address));
-      const iter = this.#kv.list({ start: [...prefix, after + 1n], end: [...prefix, 1n << 64n] }, {
+    const end = 1n << 64n;
+    if (address) {
+      const seqs: bigint[] = [];
+      const prefix = K.boardAddrPrefix(address);
+      const iter = this.#kv.list({ start: [...prefix, after + 1n], end: [...prefix, end] }, {
         limit: query.limit,
       });
       for await (const e of iter) seqs.push(e.key[3] as bigint);
@@ -292,13 +267,13 @@ export class Store {
     const out: BoardEntry[] = [];
     const iter = this.#kv.list<BoardEntry>({
       start: [...K.boardPrefix, after + 1n],
-      end: [...K.boardPrefix, 1n << 64n],
+      end: [...K.boardPrefix, end],
     }, { limit: query.limit });
     for await (const e of iter) out.push(e.value);
     return out;
   }
 
-  async #entries(seqs: bigint[]): Promise<BoardEntry[]> {
+  async #entries(seqs: readonly bigint[]): Promise<BoardEntry[]> {
     const out: BoardEntry[] = [];
     for (let i = 0; i < seqs.length; i += 10) {
       const got = await this.#kv.getMany<BoardEntry[]>(seqs.slice(i, i + 10).map(K.board));
@@ -307,13 +282,23 @@ export class Store {
     return out;
   }
 
-  /** Where the pull of `signer`'s sidecar board stands. */
+  /** Where the pull of the board of the sidecar with validator id `signer` stands. */
   async cursor(signer: Uint8Array): Promise<bigint> {
-    return (await this.#kv.get<bigint>(K.cursor(signer))).value ?? 0n;
+    return (await this.#kv.get<bigint>(K.cursor(hex(signer)))).value ?? 0n;
   }
 
-  /** Records how far `signer`'s sidecar board was read. */
+  /** Records how far that sidecar's board was read. */
   async setCursor(signer: Uint8Array, sequence: bigint): Promise<void> {
-    await this.#serial(() => this.#kv.set(K.cursor(signer), sequence));
+    await this.#serial(() => this.#kv.set(K.cursor(hex(signer)), sequence));
+  }
+
+  /** The first vault block not yet processed, if any block was. */
+  async followFrom(): Promise<bigint | undefined> {
+    return (await this.#kv.get<bigint>(K.follow)).value ?? undefined;
+  }
+
+  /** Records that every block below `height` was processed (after its changes are durable). */
+  async setFollowFrom(height: bigint): Promise<void> {
+    await this.#serial(() => this.#kv.set(K.follow, height));
   }
 }
