@@ -1,27 +1,324 @@
 /**
- * The OpenAPI 3.1 document of the REST API, served at `/api/v1/openapi.json`.
+ * The OpenAPI 3.1 document of the REST API, served at `/api/v1/openapi.json`. It passes
+ * Redocly's `recommended` rules (`openapi_test.ts` lints it): every operation has an
+ * `operationId`, a summary and its 4xx answers; every schema lists what is `required`; every
+ * event of the SSE stream, `ready` included, has a schema of its own.
  *
  * @module
  */
 import { REJECT_CODES } from "@allegro/client";
 import { STAGES } from "./record.ts";
 
-const hex = (description: string, bytes?: number) => ({
+type Schema = Record<string, unknown>;
+
+const hex = (description: string, bytes?: number): Schema => ({
   type: "string",
   pattern: bytes ? `^0x[0-9a-fA-F]{${bytes * 2}}$` : "^0x([0-9a-fA-F]{2})*$",
   description,
 });
-const u64 = (description: string) => ({ type: "string", pattern: "^[0-9]+$", description });
-const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type: "null" }] });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Record<string, unknown>) => ({ "application/json": { schema } });
-const error = (description: string) => ({ description, content: json(ref("Error")) });
+const address = (description: string) => hex(description, 20);
+const u64 = (description: string): Schema => ({
+  type: "string",
+  pattern: "^[0-9]{1,20}$",
+  description,
+});
+const text = (description: string): Schema => ({ type: "string", description });
+const nullable = (schema: Schema): Schema => ({ oneOf: [schema, { type: "null" }] });
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const object = (
+  description: string,
+  properties: Record<string, Schema>,
+  optional: readonly string[] = [],
+): Schema => ({
+  type: "object",
+  description,
+  required: Object.keys(properties).filter((k) => !optional.includes(k)),
+  properties,
+});
+const json = (schema: Schema) => ({ "application/json": { schema } });
+const answer = (description: string, name: string) => ({ description, content: json(ref(name)) });
+const error = (description: string) => answer(description, "Error");
 
 const txHashParam = {
   name: "tx_hash",
   in: "path",
   required: true,
-  schema: hex("Allegro tx_hash (SPEC §4)", 32),
+  description: "The payment's tx_hash (SPEC §4), 32 bytes of 0x hex.",
+  schema: hex("tx_hash", 32),
+};
+const badTxHash = error("INVALID_ARGUMENT: tx_hash is not 32 bytes of 0x hex.");
+const clientError = error("A client error; error.code says which.");
+
+/** An SSE frame: its `event` name, its `id` and its JSON `data`. */
+const sseEvent = (name: string, description: string, data: string, id = true): Schema =>
+  object(description, {
+    event: { type: "string", const: name, description: "The SSE `event:` line." },
+    ...(id ? { id: text("The SSE `id:` line: a decimal event number, for Last-Event-ID.") } : {}),
+    data: { ...ref(data), description: "The SSE `data:` line, JSON." },
+  });
+
+const schemas: Record<string, Schema> = {
+  Error: object("An error answer.", {
+    error: object("What went wrong.", {
+      code: text("A reject code (SPEC §7) or an HTTP-level code such as INVALID_JSON."),
+      message: text("Names the field and the value involved."),
+      details: { ...ref("Submission"), description: "For 422 and 503 answers to a payment." },
+    }, ["details"]),
+  }),
+  PaymentOrder: object("A payment order (SPEC §4), the EIP-712 `Payment` its payer signs.", {
+    chain_id: u64("Chain id of the EIP-712 domain."),
+    vault: address("The vault: the EIP-712 verifyingContract."),
+    payer: address("Who pays; signs the order."),
+    recipient: address("Who is paid."),
+    token: address("A TIP-20 token (0x20c0…)."),
+    amount: u64("Base units of the token; > 0."),
+    fee: u64("Paid to whoever settles the order; default 0."),
+    seq: u64("Numbers the payer's orders in this token from 0."),
+    valid_before: u64("Unix milliseconds; the vault settles the order only before it."),
+    parent: hex("tx_hash of the payment funding this one, or zero (default).", 32),
+    exit: {
+      type: "boolean",
+      description: "Pay the recipient's wallet instead of its vault balance.",
+    },
+    memo: hex("Free 32 bytes; default zero.", 32),
+  }, ["fee", "parent", "exit", "memo"]),
+  SignedOrder: object("An order with its payer's signature.", {
+    order: ref("PaymentOrder"),
+    signature: hex("secp256k1 r || s || v over the EIP-712 digest, canonical.", 65),
+  }),
+  Certificate: object("A validator's certificate of an order (SPEC §4).", {
+    signer: hex("The validator id: its Ed25519 public key.", 32),
+    tx_hash: hex("The order's tx_hash.", 32),
+    effects_hash: hex("The order's effects_hash.", 32),
+    signature: hex("Ed25519 over cert_digest.", 64),
+    attestation: hex("secp256k1 over cert_digest by the validator's settlement key.", 65),
+    created_unix_millis: u64("When the validator signed."),
+    epoch: u64("The committee epoch."),
+  }),
+  QuorumCertificate: object("A QC: threshold certificates of distinct validators.", {
+    tx_hash: hex("The order's tx_hash.", 32),
+    effects_hash: hex("The order's effects_hash.", 32),
+    threshold: { type: "integer", minimum: 1, description: "The committee's threshold." },
+    epoch: u64("The committee epoch."),
+    qc_hash: hex("qc_hash (SPEC §4).", 32),
+    certificates: { type: "array", items: ref("Certificate"), description: "The certificates." },
+  }),
+  CertifiedOrder: object("An order with its QC: what a recipient cites as parent.", {
+    tx_hash: hex("The order's tx_hash (ignored in requests).", 32),
+    order: ref("SignedOrder"),
+    qc: ref("QuorumCertificate"),
+  }, ["tx_hash"]),
+  PaymentRequest: object("The JSON form of SubmitFastPayRequest.", {
+    order: ref("SignedOrder"),
+    lane_qcs: {
+      type: "array",
+      maxItems: 32,
+      items: ref("CertifiedOrder"),
+      description: "QCs of the payer's earlier orders in the lane that a sidecar may lack.",
+    },
+    parent: {
+      ...ref("CertifiedOrder"),
+      description: "The parent with its QC, when order.parent is set.",
+    },
+    client_request_id: { type: "string", maxLength: 128, description: "Only logged." },
+  }, ["lane_qcs", "parent", "client_request_id"]),
+  Stage: { type: "string", enum: [...STAGES], description: "A lifecycle stage (SPEC §7)." },
+  RecordCertificate: {
+    description: "A verified certificate and which validator gave it when.",
+    allOf: [
+      ref("Certificate"),
+      object("Where it came from.", {
+        validator: text("The validator's name."),
+        received_unix_millis: u64("When the backend received it."),
+      }),
+    ],
+  },
+  Reject: object("A validator that refused, did not answer, or answered wrongly.", {
+    validator: text("The validator's name."),
+    signer: hex("Its validator id.", 32),
+    code: { type: "string", enum: [...REJECT_CODES], description: "The reject code." },
+    message: text("Its reason."),
+    kind: {
+      type: "string",
+      enum: ["rejected", "unreachable", "invalid"],
+      description:
+        "rejected: it refused; unreachable: no answer in time; invalid: an answer that does not verify.",
+    },
+    at_unix_millis: u64("When."),
+  }),
+  Submission: object("What a payment's fan-out collected.", {
+    tx_hash: hex("The order's tx_hash.", 32),
+    effects_hash: hex("The order's effects_hash.", 32),
+    stage: nullable(ref("Stage")),
+    outcome: {
+      type: "string",
+      enum: ["certified", "confirmed", "rejected", "unavailable"],
+      description:
+        "certified: a settleable QC; confirmed: a confirmation QC (the order was past valid_before); rejected: no QC can form; unavailable: not yet.",
+    },
+    replayed: { type: "boolean", description: "Answered from the store, no fan-out." },
+    threshold: { type: "integer", description: "Certificates a QC needs." },
+    validators: { type: "integer", description: "Validators in the committee." },
+    certificates: { type: "array", items: ref("RecordCertificate"), description: "Verified." },
+    rejects: { type: "array", items: ref("Reject"), description: "Refusals and failures." },
+    qc: nullable(ref("QuorumCertificate")),
+  }),
+  TxStatus: object("Everything the backend knows about a payment.", {
+    tx_hash: hex("The order's tx_hash.", 32),
+    effects_hash: hex("The order's effects_hash.", 32),
+    stage: ref("Stage"),
+    order: ref("SignedOrder"),
+    certificates: { type: "array", items: ref("RecordCertificate"), description: "Verified." },
+    rejects: { type: "array", items: ref("Reject"), description: "Refusals and failures." },
+    qc: nullable(ref("QuorumCertificate")),
+    block_height: nullable(u64("The block whose Settled event carries this tx_hash.")),
+    settlement: nullable(object("The settlement transaction.", {
+      tx_hash: hex("Its hash.", 32),
+      gas_used: nullable(u64("Gas it used, when this backend sent it.")),
+    })),
+    failure: nullable(text("Why settlement failed (FAILED).")),
+    timestamps: object("When stages were reached (unix ms).", {
+      first_seen: u64("First seen."),
+      certified: nullable(u64("QC formed.")),
+      queued_onchain: nullable(u64("Settlement sent.")),
+      included: nullable(u64("Settled.")),
+      finalized: nullable(u64("Final.")),
+    }),
+    history: {
+      type: "array",
+      description: "Stage changes, oldest first (the last 32).",
+      items: object("One change.", {
+        stage: ref("Stage"),
+        at_unix_millis: u64("When."),
+        block_height: nullable(u64("The block, for INCLUDED and FINALIZED.")),
+      }),
+    },
+    source: {
+      type: "string",
+      enum: ["submission", "board"],
+      description: "A submission to this backend (which settles it) or a sidecar's board.",
+    },
+  }),
+  ChainHead: object("The last vault block the backend processed.", {
+    height: u64("Block number."),
+    hash: hex("Block hash.", 32),
+    timestamp_unix_millis: u64("Chain time: block timestamp · 1000."),
+    header_unix_millis: u64("The header's time with its millisecond part."),
+    received_unix_millis: u64("When the backend processed it."),
+  }),
+  Validator: object("A committee member and its sidecar's health.", {
+    name: text("Its name."),
+    pubkey: hex("Its validator id.", 32),
+    endpoint: text("Its sidecar's URL."),
+    settlement_address: address("Its settlement key's address."),
+    up: { type: "boolean", description: "Answered the last probe with a chain head." },
+    status: {
+      type: "string",
+      enum: ["up", "unready", "down", "unknown"],
+      description: "unready: answered but has no chain view; down: no answer in time.",
+    },
+    latency_ms: nullable({ type: "number", description: "Round trip of the last probe." }),
+    head: nullable(object("The sidecar's chain head.", {
+      height: u64("Block number."),
+      hash: hex("Block hash.", 32),
+      timestamp_unix_millis: u64("Chain time."),
+    })),
+    checked_unix_millis: nullable(u64("When it was last probed.")),
+    error: nullable(text("Why the last probe failed.")),
+  }),
+  Validators: object("The committee and its health.", {
+    chain_id: u64("Chain id."),
+    epoch: u64("Committee epoch."),
+    vault: address("The vault."),
+    threshold: { type: "integer", description: "Certificates a QC needs." },
+    validators: { type: "array", items: ref("Validator"), description: "In committee order." },
+  }),
+  PendingPayment: object("A payment of the account.", {
+    tx_hash: hex("Its tx_hash.", 32),
+    stage: ref("Stage"),
+    direction: { type: "string", enum: ["in", "out"], description: "out: the account pays." },
+    order: ref("PaymentOrder"),
+  }),
+  Account: object("An account's balances and pending payments.", {
+    address: address("The account."),
+    vault: address("The vault."),
+    block_height: nullable(u64("The block the balances were read at.")),
+    tokens: {
+      type: "array",
+      description: "One entry per token asked for.",
+      items: object("The account in one token.", {
+        token: address("The TIP-20 token."),
+        symbol: nullable(text("The token's symbol(), when it has one.")),
+        wallet_balance: u64("TIP-20 balance of the account's wallet."),
+        vault_balance: u64("The account's balance in the vault."),
+        pending_in: u64("Certified, unsettled payments to the account."),
+        pending_out: u64("Certified, unsettled payments from it (amount + fee)."),
+        exit: nullable(object("The pending forced exit.", {
+          amount: u64("Requested amount."),
+          ready_at_unix_seconds: u64("When exit() pays it."),
+        })),
+      }),
+    },
+    pending: { type: "array", items: ref("PendingPayment"), description: "Certified, unsettled." },
+    recent: { type: "array", items: ref("PendingPayment"), description: "Newest first." },
+  }),
+  DemoAccounts: object("Demo accounts of a local dev network, with their keys.", {
+    note: text("A warning."),
+    accounts: {
+      type: "array",
+      description: "The accounts.",
+      items: object("One account.", {
+        name: text("Its name."),
+        address: address("Its address."),
+        private_key: hex("Its key: local dev networks only.", 32),
+      }),
+    },
+  }),
+  ReadyEventData: object("The stream is open.", {
+    last_event_id: { type: "integer", description: "The last event emitted before it opened." },
+  }),
+  HeadEventData: object("A new vault block was processed.", {
+    type: { type: "string", const: "head", description: "Event type." },
+    height: u64("Block number."),
+    hash: hex("Block hash.", 32),
+    timestamp_unix_millis: u64("Chain time."),
+    received_unix_millis: u64("When the backend processed it."),
+  }),
+  CertificateEventData: object("A verified certificate arrived.", {
+    type: { type: "string", const: "certificate", description: "Event type." },
+    tx_hash: hex("The payment.", 32),
+    validator: text("The validator's name."),
+    signer: hex("Its validator id.", 32),
+    created_unix_millis: u64("When it signed."),
+    received_unix_millis: u64("When the backend received it."),
+    payer: address("Payer, lowercase."),
+    recipient: address("Recipient, lowercase."),
+  }),
+  StageEventData: object("A payment changed stage.", {
+    type: { type: "string", const: "stage", description: "Event type." },
+    tx_hash: hex("The payment.", 32),
+    stage: ref("Stage"),
+    previous: nullable(ref("Stage")),
+    at_unix_millis: u64("When."),
+    block_height: u64("For INCLUDED and FINALIZED."),
+    qc_hash: hex("For CERTIFIED and CONFIRMED.", 32),
+    failure: text("For FAILED."),
+    payer: address("Payer, lowercase."),
+    recipient: address("Recipient, lowercase."),
+  }, ["block_height", "qc_hash", "failure"]),
+  ValidatorEventData: object("A validator's status changed.", {
+    type: { type: "string", const: "validator", description: "Event type." },
+    name: text("The validator's name."),
+    up: { type: "boolean", description: "Answered with a head." },
+    status: { type: "string", enum: ["up", "unready", "down", "unknown"], description: "Status." },
+    latency_ms: nullable({ type: "number", description: "Round trip." }),
+    head_height: nullable(u64("Its head.")),
+  }),
+  ReadyEvent: sseEvent("ready", "First frame of every stream.", "ReadyEventData", false),
+  HeadEvent: sseEvent("head", "A head.", "HeadEventData"),
+  CertificateEvent: sseEvent("certificate", "A certificate.", "CertificateEventData"),
+  StageEvent: sseEvent("stage", "A stage change.", "StageEventData"),
+  ValidatorEvent: sseEvent("validator", "A validator status change.", "ValidatorEventData"),
 };
 
 /** The document (a plain JSON value). */
@@ -29,128 +326,114 @@ export const OPENAPI = {
   openapi: "3.1.0",
   info: {
     title: "Allegro backend",
-    version: "0.1.0",
+    version: "2.0.0",
     description:
-      'Pre-block payment certificates for Tempo (FastPay). Bytes are 0x hex, u64 values decimal strings. Errors are {"error":{"code","message"}} with an HTTP status; see backend/README.md for the status mapping.',
+      'The aggregator of Allegro, FastPay-style preconfirmations for Tempo: it fans payment orders out to the validators\' sidecars, assembles and settles QCs, and follows them on the vault. Bytes are 0x hex, u64 values decimal strings; errors are {"error":{"code","message"}} with an HTTP status. The same service speaks Connect (allegro.v1.FastPayAggregator) on this origin.',
+    license: { name: "MIT", identifier: "MIT" },
   },
-  servers: [{ url: "/" }],
+  servers: [{ url: "/api/v1", description: "This backend." }],
+  security: [],
+  tags: [
+    { name: "payments", description: "Submitting and following payments." },
+    { name: "chain", description: "The chain, the committee and accounts." },
+    { name: "meta", description: "The document itself, and local dev networks." },
+  ],
   paths: {
-    "/api/v1/payments": {
+    "/payments": {
       post: {
-        summary: "Submit a payment: fan out to every sidecar and return certificates and the QC",
+        operationId: "submitPayment",
+        tags: ["payments"],
+        summary: "Submit a signed payment order",
         description:
-          "Idempotent: the same signed transaction and parent give the same tx_hash and, once formed, the same QC. A client_request_id is bound to one tx per sender; reusing it for another tx is a 409.",
+          "Fans the order out to every sidecar and answers once its outcome is decided. Idempotent: the same order gives the same tx_hash and, once formed, the same QC. The backend settles every QC it forms at once.",
         requestBody: { required: true, content: json(ref("PaymentRequest")) },
         responses: {
-          "200": {
-            description: "A QC was formed (or was already)",
-            content: json(ref("Submission")),
-          },
+          "200": answer("A QC (settleable, or a confirmation QC).", "Submission"),
           "400": error(
-            "Malformed JSON, fields, or transaction bytes (INVALID_JSON, INVALID_REQUEST, INVALID_FORMAT)",
+            "INVALID_JSON, or INVALID_FORMAT: a malformed field, value or signature.",
           ),
-          "409": error(
-            "IDEMPOTENCY_CONFLICT: client_request_id already used for another transaction",
-          ),
-          "413": error("PAYLOAD_TOO_LARGE: body over the size limit"),
+          "413": error("PAYLOAD_TOO_LARGE: the body is over the size limit."),
+          "415": error("UNSUPPORTED_MEDIA_TYPE: the body is not application/json."),
           "422": error(
-            "The payment cannot be certified: the backend refuses it (WRONG_CHAIN, NOT_PAYMENT_TX, MISSING_PARENT_QC, INVALID_PARENT_QC) or so many validators rejected it for good that no QC can form (the most common code; error.details is the Submission)",
+            "The order cannot be certified: refused by the backend (WRONG_CHAIN, MISSING_PARENT_QC, INVALID_PARENT_QC) or by so many validators that no QC can form (their most common code; error.details is the Submission).",
           ),
           "503": error(
-            "TEMPORARY_UNAVAILABLE: no QC yet because validators are unreachable or not ready; retry (error.details is the Submission; Retry-After header)",
+            "TEMPORARY_UNAVAILABLE: no QC yet, validators unreachable or not ready; retry (Retry-After; error.details is the Submission).",
           ),
         },
       },
     },
-    "/api/v1/tx/{tx_hash}": {
+    "/tx/{tx_hash}": {
       get: {
-        summary: "Lifecycle of a payment",
+        operationId: "getTx",
+        tags: ["payments"],
+        summary: "A payment's lifecycle",
         parameters: [txHashParam],
         responses: {
-          "200": { description: "Status", content: json(ref("TxStatus")) },
-          "400": error("INVALID_REQUEST: tx_hash is not 32 bytes of hex"),
-          "404": error("NOT_FOUND: unknown to this backend"),
+          "200": answer("The payment.", "TxStatus"),
+          "400": badTxHash,
+          "404": error("NOT_FOUND: unknown to this backend."),
         },
       },
     },
-    "/api/v1/qc/{tx_hash}": {
+    "/qc/{tx_hash}": {
       get: {
-        summary: "The verified QC of a payment",
+        operationId: "getQc",
+        tags: ["payments"],
+        summary: "A payment's order and verified QC",
         parameters: [txHashParam],
         responses: {
-          "200": { description: "QC", content: json(ref("QuorumCertificate")) },
-          "400": error("INVALID_REQUEST"),
-          "404": error("NOT_FOUND: no QC for this tx (yet)"),
+          "200": answer("The certified order.", "CertifiedOrder"),
+          "400": badTxHash,
+          "404": error("NOT_FOUND: unknown, or no QC yet."),
         },
       },
     },
-    "/api/v1/chain/head": {
+    "/events": {
       get: {
-        summary: "The chain head as the backend follows it",
-        responses: {
-          "200": { description: "Head", content: json(ref("ChainHead")) },
-          "503": error("TEMPORARY_UNAVAILABLE: the chain has not answered recently"),
-        },
-      },
-    },
-    "/api/v1/validators": {
-      get: {
-        summary: "Committee and the health of each validator's sidecar",
-        responses: { "200": { description: "Validators", content: json(ref("Validators")) } },
-      },
-    },
-    "/api/v1/accounts/{address}": {
-      get: {
-        summary: "Chain balances and pending (certified, not yet included) amounts of an account",
-        parameters: [
-          { name: "address", in: "path", required: true, schema: hex("account", 20) },
-          {
-            name: "token",
-            in: "query",
-            required: false,
-            description:
-              "TIP-20 token(s), repeatable or comma-separated (default: the configured tokens)",
-            schema: { type: "string" },
-          },
-        ],
-        responses: {
-          "200": { description: "Account", content: json(ref("Account")) },
-          "400": error("INVALID_REQUEST: not an address / token"),
-          "503": error("TEMPORARY_UNAVAILABLE: balances could not be read from the chain"),
-        },
-      },
-    },
-    "/api/v1/events": {
-      get: {
-        summary: "Server-sent events: head, certificate, stage, validator",
+        operationId: "streamEvents",
+        tags: ["payments"],
+        summary: "Server-sent events: heads, certificates, stages, validators",
         description:
-          "Each event has an id (resume with the Last-Event-ID header or ?last_event_id) and a JSON data line; its `event` field is the type. Certificates are verified before they are announced; stage events of one tx come in lifecycle order.",
+          "The first frame is `ready`. Every other event has an increasing id; reconnect with Last-Event-ID (or last_event_id) to resume from the last 4096 events.",
         parameters: [
           {
             name: "types",
             in: "query",
+            required: false,
+            description: "Comma-separated subset of head, certificate, stage, validator.",
             schema: { type: "string" },
-            description: "comma-separated subset of head,certificate,stage,validator",
           },
           {
             name: "tx_hash",
             in: "query",
-            schema: hex("only this tx's certificate/stage events", 32),
+            required: false,
+            description: "Only certificate and stage events of this payment.",
+            schema: hex("tx_hash", 32),
           },
           {
             name: "address",
             in: "query",
-            schema: hex("only events of payments from/to this address", 20),
+            required: false,
+            description: "Only certificate and stage events paying from or to this address.",
+            schema: address("An address."),
           },
-          { name: "last_event_id", in: "query", schema: { type: "string" } },
+          {
+            name: "last_event_id",
+            in: "query",
+            required: false,
+            description: "Resume after this event (as the Last-Event-ID header).",
+            schema: { type: "string", pattern: "^[0-9]{1,15}$" },
+          },
         ],
         responses: {
           "200": {
-            description: "An event stream",
+            description: "An event stream.",
             content: {
               "text/event-stream": {
                 schema: {
                   oneOf: [
+                    ref("ReadyEvent"),
                     ref("HeadEvent"),
                     ref("CertificateEvent"),
                     ref("StageEvent"),
@@ -160,260 +443,87 @@ export const OPENAPI = {
               },
             },
           },
-          "400": error("INVALID_REQUEST: a bad filter"),
-          "503": error("TOO_MANY_STREAMS: the stream limit is reached"),
+          "400": error("INVALID_ARGUMENT: an unknown type or a malformed filter."),
+          "503": error("TOO_MANY_STREAMS: retry later."),
         },
       },
     },
-    "/api/v1/demo/accounts": {
+    "/chain/head": {
       get: {
-        summary: "Named, funded accounts WITH PRIVATE KEYS of a local development network",
-        description:
-          "Served only when the backend runs with --demo-accounts, which only the local network launcher (deno task net, deno task demo --keep-running) sets: the web UI offers these accounts to pick from.",
+        operationId: "getChainHead",
+        tags: ["chain"],
+        summary: "The last vault block processed",
         responses: {
-          "200": { description: "Accounts", content: json(ref("DemoAccounts")) },
-          "404": error("NOT_FOUND: this backend has no demo accounts"),
+          "200": answer("The head.", "ChainHead"),
+          "4XX": clientError,
+          "503": error("TEMPORARY_UNAVAILABLE: no block processed yet."),
         },
       },
     },
-    "/api/v1/openapi.json": {
-      get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
+    "/validators": {
+      get: {
+        operationId: "getValidators",
+        tags: ["chain"],
+        summary: "The committee and each validator's status",
+        responses: {
+          "200": answer("The committee.", "Validators"),
+          "4XX": clientError,
+        },
+      },
     },
-  },
-  components: {
-    schemas: {
-      Error: {
-        type: "object",
-        required: ["error"],
-        properties: {
-          error: {
-            type: "object",
-            required: ["code", "message"],
-            properties: {
-              code: { type: "string" },
-              message: { type: "string" },
-              details: ref("Submission"),
-            },
+    "/accounts/{address}": {
+      get: {
+        operationId: "getAccount",
+        tags: ["chain"],
+        summary: "Wallet and vault balances, pending payments and exits of an account",
+        parameters: [
+          {
+            name: "address",
+            in: "path",
+            required: true,
+            description: "The account.",
+            schema: address("An address."),
           },
-        },
-      },
-      PaymentRequest: {
-        type: "object",
-        required: ["signed_tx"],
-        properties: {
-          signed_tx: hex("the signed type-0x76 Tempo transaction"),
-          parent_qc_hash: hex("QC hash of the payment that funds this one (= the memo)", 32),
-          parent: ref("ParentPayment"),
-          client_request_id: { type: "string", maxLength: 128 },
-        },
-      },
-      ParentPayment: {
-        type: "object",
-        description:
-          "The parent's QC and signed tx; optional when this backend assembled that QC itself",
-        required: ["qc", "signed_tx"],
-        properties: {
-          qc: ref("QuorumCertificate"),
-          signed_tx: hex("the parent's signed transaction"),
-          parent_qc_hash: hex("the parent's own parent_qc_hash", 32),
-        },
-      },
-      Certificate: {
-        type: "object",
-        properties: {
-          signer: hex("validator Ed25519 public key", 32),
-          tx_hash: hex("tx_hash", 32),
-          effects_hash: hex("effects_hash", 32),
-          signature: hex("Ed25519 signature over cert_digest", 64),
-          created_unix_millis: u64("when the validator signed"),
-        },
-      },
-      ValidatorCertificate: {
-        allOf: [ref("Certificate"), {
-          type: "object",
-          properties: {
-            validator: { type: "string" },
-            received_unix_millis: u64("when the backend received it"),
+          {
+            name: "token",
+            in: "query",
+            required: false,
+            description: "TIP-20 tokens (repeat or comma-separate, at most 16).",
+            schema: { type: "string" },
           },
-        }],
+        ],
+        responses: {
+          "200": answer("The account.", "Account"),
+          "400": error("INVALID_ARGUMENT: a malformed address or token."),
+          "503": error("TEMPORARY_UNAVAILABLE: the chain could not be read."),
+        },
       },
-      Reject: {
-        type: "object",
-        properties: {
-          validator: { type: "string" },
-          signer: hex("validator public key", 32),
-          code: { enum: REJECT_CODES },
-          message: { type: "string" },
-          kind: {
-            enum: ["rejected", "unreachable", "invalid"],
-            description:
-              "rejected: the sidecar refused; unreachable: no answer in time; invalid: its certificate did not verify",
+    },
+    "/openapi.json": {
+      get: {
+        operationId: "getOpenApi",
+        tags: ["meta"],
+        summary: "This document",
+        responses: {
+          "200": {
+            description: "The OpenAPI 3.1 document.",
+            content: json({ type: "object", description: "OpenAPI 3.1." }),
           },
-          at_unix_millis: u64("when"),
+          "4XX": clientError,
         },
       },
-      QuorumCertificate: {
-        type: "object",
-        properties: {
-          tx_hash: hex("tx_hash", 32),
-          effects_hash: hex("effects_hash", 32),
-          threshold: { type: "integer" },
-          certificates: { type: "array", items: ref("Certificate") },
-          qc_hash: hex("qc_hash", 32),
+    },
+    "/demo/accounts": {
+      get: {
+        operationId: "getDemoAccounts",
+        tags: ["meta"],
+        summary: "Funded accounts with their keys (local dev networks only)",
+        responses: {
+          "200": answer("The accounts.", "DemoAccounts"),
+          "404": error("NOT_FOUND: not a local dev network."),
         },
       },
-      Submission: {
-        type: "object",
-        properties: {
-          tx_hash: hex("tx_hash", 32),
-          effects_hash: hex("effects_hash", 32),
-          chain_tx_hash: nullable(hex("keccak256 of the signed tx", 32)),
-          stage: nullable({ enum: STAGES }),
-          outcome: { enum: ["certified", "rejected", "unavailable"] },
-          replayed: { type: "boolean", description: "answered from the store, no fan-out" },
-          threshold: { type: "integer" },
-          validators: { type: "integer" },
-          certificates: { type: "array", items: ref("ValidatorCertificate") },
-          rejects: { type: "array", items: ref("Reject") },
-          qc: nullable(ref("QuorumCertificate")),
-        },
-      },
-      TxStatus: {
-        type: "object",
-        properties: {
-          tx_hash: hex("tx_hash", 32),
-          effects_hash: hex("effects_hash", 32),
-          chain_tx_hash: hex("keccak256 of the signed tx", 32),
-          stage: { enum: STAGES },
-          payment: {
-            type: "object",
-            properties: {
-              sender: hex("sender", 20),
-              recipient: hex("recipient", 20),
-              amount: u64("TIP-20 base units"),
-              asset: hex("TIP-20 token", 20),
-              fee_token: hex("fee token", 20),
-              chain_id: u64("chain id"),
-              nonce_key: hex("nonce key", 32),
-              nonce_seq: u64("nonce"),
-              valid_before_unix_millis: u64("expiry"),
-              memo: nullable(hex("memo", 32)),
-              gas: u64("gas limit"),
-              max_fee_per_gas: u64("max fee per gas"),
-            },
-          },
-          signed_tx: hex("signed transaction"),
-          parent_qc_hash: nullable(hex("parent QC hash", 32)),
-          certificates: { type: "array", items: ref("ValidatorCertificate") },
-          rejects: { type: "array", items: ref("Reject") },
-          qc: nullable(ref("QuorumCertificate")),
-          block: nullable({
-            type: "object",
-            properties: { height: u64("block"), hash: hex("block hash", 32) },
-          }),
-          timestamps: {
-            type: "object",
-            description: "unix millis of each stage (null if not reached)",
-            additionalProperties: nullable(u64("unix millis")),
-          },
-          history: {
-            type: "array",
-            items: {
-              type: "object",
-              properties: {
-                stage: { enum: STAGES },
-                at_unix_millis: u64("when"),
-                block_height: u64("block"),
-              },
-            },
-          },
-          source: { enum: ["submission", "board"] },
-        },
-      },
-      ChainHead: {
-        type: "object",
-        properties: {
-          height: u64("block number"),
-          hash: hex("block hash", 32),
-          timestamp_unix_millis: u64("block time"),
-          received_unix_millis: u64("when the backend saw it"),
-        },
-      },
-      Validators: {
-        type: "object",
-        properties: {
-          chain_id: u64("chain id"),
-          epoch: u64("epoch"),
-          threshold: { type: "integer" },
-          validators: {
-            type: "array",
-            items: {
-              type: "object",
-              properties: {
-                name: { type: "string" },
-                pubkey: hex("Ed25519 public key", 32),
-                endpoint: { type: "string" },
-                up: { type: "boolean" },
-                status: { enum: ["up", "unready", "down", "unknown"] },
-                latency_ms: nullable({ type: "number" }),
-                head: nullable(ref("ChainHead")),
-                checked_unix_millis: nullable(u64("last probe")),
-                last_up_unix_millis: nullable(u64("last successful probe")),
-                error: nullable({ type: "string" }),
-              },
-            },
-          },
-        },
-      },
-      Account: {
-        type: "object",
-        properties: {
-          address: hex("account", 20),
-          head_height: nullable(u64("block of the balances")),
-          tokens: {
-            type: "array",
-            items: {
-              type: "object",
-              properties: {
-                token: hex("TIP-20 token", 20),
-                balance: u64("chain balance"),
-                pending_debit: u64("certified, not yet included payments from the account"),
-                pending_credit: u64("certified, not yet included payments to the account"),
-                available: { type: "string", description: "balance - debit + credit" },
-              },
-            },
-          },
-          pending: { type: "array", items: { type: "object" } },
-          recent: { type: "array", items: { type: "object" } },
-        },
-      },
-      DemoAccounts: {
-        type: "object",
-        required: ["accounts"],
-        properties: {
-          note: { type: "string" },
-          accounts: {
-            type: "array",
-            items: {
-              type: "object",
-              required: ["name", "address", "private_key"],
-              properties: {
-                name: { type: "string" },
-                address: hex("account", 20),
-                private_key: hex("secp256k1 private key", 32),
-              },
-            },
-          },
-        },
-      },
-      HeadEvent: {
-        type: "object",
-        description:
-          "event: head — height, hash, timestamp_unix_millis (block time), received_unix_millis (when the backend first saw it)",
-      },
-      CertificateEvent: { type: "object", description: "event: certificate (verified)" },
-      StageEvent: { type: "object", description: "event: stage" },
-      ValidatorEvent: { type: "object", description: "event: validator (up/down change)" },
     },
   },
-} as const;
+  components: { schemas },
+};

@@ -1,69 +1,70 @@
 /**
- * The HTTP surface of the backend on one Hono app: the REST API and SSE under `/api/v1`, the
- * OpenAPI document, `/healthz`, `/metrics`, the Connect services (mounted as fetch handlers, so
- * CORS applies to them too) and the web UI's static files at `/`.
+ * The backend's HTTP routes on one Hono app: the REST API and SSE under `/api/v1` (JSON, errors
+ * `{"error":{"code","message","details"?}}`), the OpenAPI document, `/healthz`, `/metrics` and
+ * the web UI's static files at `/`. The Connect services and CORS are the listener's
+ * (`serveConnect`); this app is its fallback. Malformed input is always a 4xx naming the field
+ * and the value; request metrics are labelled with the matched route, never the path.
  *
  * @module
  */
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
+import { routePath } from "hono/route";
 import { streamSSE } from "hono/streaming";
-import { bytesToHex, getAddress, type Hex, isAddress } from "viem";
-import { create } from "@bufbuild/protobuf";
-import { ParentPaymentSchema } from "@allegro/proto";
-import { type Committee, qcInit } from "@allegro/client";
-import type { Logger } from "@allegro/server/log";
-import { type Aggregator, SubmitError } from "./aggregator.ts";
-import type { ChainWatcher } from "./chain.ts";
+import { type Address, bytesToHex, getAddress, isAddress } from "viem";
+import { type Committee, isTip20Address } from "@allegro/client";
 import type { DemoAccount } from "@allegro/server/demo-accounts";
+import type { Logger } from "@allegro/server/log";
+import { type AccountDeps, accountJson } from "./accounts.ts";
+import { type Aggregator, SubmitError } from "./aggregator.ts";
 import type { BackendEvent, EventHub } from "./events.ts";
 import type { HealthMonitor } from "./health.ts";
 import {
+  certifiedOrderJson,
   headJson,
   hexField,
   InputError,
-  paymentRequestFromJson,
-  qcJson,
-  submitJson,
+  submissionJson,
+  submitRequestFromJson,
   txJson,
   validatorJson,
 } from "./json.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { BackendMetrics } from "./metrics.ts";
 import { OPENAPI } from "./openapi.ts";
-import type { Assets } from "./static.ts";
-import type { Store } from "./store.ts";
+import { staticFiles } from "./static.ts";
+import type { Head } from "./tracker.ts";
 
-/** What the HTTP surface needs. */
+/** What the HTTP routes need. */
 export interface HttpDeps {
   readonly committee: Committee;
   readonly aggregator: Aggregator;
   readonly lifecycle: Lifecycle;
-  readonly store: Store;
-  readonly chain: ChainWatcher;
+  readonly accounts: AccountDeps;
+  readonly head: () => Head | undefined;
+  /** Whether the chain view is current (`/healthz`). */
+  readonly fresh: () => boolean;
   readonly health: HealthMonitor;
   readonly events: EventHub;
   readonly metrics: BackendMetrics;
   readonly log: Logger;
   readonly maxBodyBytes: number;
-  readonly corsOrigins: readonly string[];
-  readonly tokens: readonly Hex[];
+  readonly tokens: readonly Address[];
   readonly watchMaxMillis: number;
-  /** Aborted at shutdown: open streams end. */
+  /** Aborted at shutdown: open event streams end. */
   readonly closing: AbortSignal;
-  /** Connect handlers by request path. */
-  readonly connect: ReadonlyMap<string, (request: Request) => Promise<Response>>;
-  /** Static files of the web UI. */
-  readonly assets?: Assets;
+  /** Folder of the web UI's static files. */
+  readonly webDir?: string;
   /** Accounts (with keys) of a local dev network, for the web UI; unset anywhere else. */
   readonly demoAccounts?: readonly DemoAccount[];
 }
 
-/** The status and body of an error answer. */
+type ErrorStatus = 400 | 404 | 405 | 413 | 415 | 422 | 500 | 503;
+
+/** An error answer. */
 function fail(
   c: Context,
-  status: 400 | 404 | 405 | 409 | 413 | 422 | 500 | 503,
+  status: ErrorStatus,
   code: string,
   message: string,
   details?: unknown,
@@ -74,85 +75,64 @@ function fail(
   );
 }
 
-const SUBMIT_STATUS: Record<string, 400 | 409 | 422> = {
-  INVALID_FORMAT: 400,
-  IDEMPOTENCY_CONFLICT: 409,
-};
+/** The routes whose pattern labels the request metrics; anything else counts as `other`. */
+const ROUTES = new Set([
+  "/api/v1/payments",
+  "/api/v1/tx/:tx_hash",
+  "/api/v1/qc/:tx_hash",
+  "/api/v1/chain/head",
+  "/api/v1/validators",
+  "/api/v1/accounts/:address",
+  "/api/v1/events",
+  "/api/v1/demo/accounts",
+  "/api/v1/openapi.json",
+  "/healthz",
+  "/metrics",
+]);
 
-const EVENT_TYPES = new Set(["head", "certificate", "stage", "validator"] as const);
+const EVENT_TYPES = new Set<BackendEvent["type"]>(["head", "certificate", "stage", "validator"]);
+
+/** Most tokens one `GET /accounts` may ask about. */
+const MAX_TOKENS = 16;
 
 const KEEPALIVE_MILLIS = 15_000;
 
-const SYMBOLS: Record<string, string> = {
-  "0x20c0000000000000000000000000000000000000": "pathUSD",
-  "0x20c0000000000000000000000000000000000001": "AlphaUSD",
-  "0x20c0000000000000000000000000000000000002": "BetaUSD",
-  "0x20c0000000000000000000000000000000000003": "ThetaUSD",
-};
-
 /**
- * The app; serve it with `Deno.serve(app.fetch)`.
+ * The app; use `app.fetch` as the listener's fallback.
  *
  * @example
  * ```ts ignore
  * const app = httpApp(deps);
- * Deno.serve({ hostname: "127.0.0.1", port: 8080 }, app.fetch);
+ * serveConnect({ ..., fallback: (request) => app.fetch(request) });
  * ```
  */
 export function httpApp(deps: HttpDeps): Hono {
-  const { committee, aggregator, lifecycle, chain, health, events, metrics, log } = deps;
+  const { committee, aggregator, lifecycle, health, events, metrics, log } = deps;
   const app = new Hono();
 
-  app.onError((e, c) => {
-    log.error("request failed", { path: c.req.path, error: (e as Error).message });
-    return fail(c, 500, "INTERNAL", "internal error; see the backend log");
-  });
   app.notFound((c) => fail(c, 404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
 
-  if (deps.corsOrigins.length > 0) {
-    app.use(
-      "*",
-      cors({
-        origin: deps.corsOrigins.includes("*") ? "*" : [...deps.corsOrigins],
-        allowMethods: ["GET", "POST", "OPTIONS"],
-        allowHeaders: [
-          "content-type",
-          "connect-protocol-version",
-          "connect-timeout-ms",
-          "connect-accept-encoding",
-          "connect-content-encoding",
-          "grpc-timeout",
-          "x-grpc-web",
-          "x-user-agent",
-          "last-event-id",
-        ],
-        exposeHeaders: [
-          "grpc-status",
-          "grpc-message",
-          "grpc-status-details-bin",
-          "connect-content-encoding",
-          "retry-after",
-        ],
-        maxAge: 600,
-      }),
-    );
-  }
-
-  app.use("/api/*", async (c, next) => {
+  app.use("*", async (c, next) => {
     await next();
-    const route = c.req.path.split("/").slice(0, 4).join("/");
-    metrics.request(route, c.res.status);
+    const route = routePath(c);
+    metrics.request(ROUTES.has(route) ? route : "other", c.req.method, c.res.status);
   });
-
-  // --- Connect ---------------------------------------------------------------------------------
-  for (const path of deps.connect.keys()) {
-    const handler = deps.connect.get(path)!;
-    app.all(path, (c) => handler(c.req.raw));
-  }
 
   // --- REST ------------------------------------------------------------------------------------
   app.post(
     "/api/v1/payments",
+    async (c, next) => {
+      const type = c.req.header("content-type") ?? "";
+      if (!/^application\/json\s*(;|$)/i.test(type)) {
+        return fail(
+          c,
+          415,
+          "UNSUPPORTED_MEDIA_TYPE",
+          `content-type must be application/json, got ${JSON.stringify(type)}`,
+        );
+      }
+      await next();
+    },
     bodyLimit({
       maxSize: deps.maxBodyBytes,
       onError: (c) =>
@@ -165,45 +145,23 @@ export function httpApp(deps: HttpDeps): Hono {
       } catch (e) {
         return fail(c, 400, "INVALID_JSON", `body is not JSON: ${(e as Error).message}`);
       }
-      let request;
-      try {
-        request = paymentRequestFromJson(body);
-      } catch (e) {
-        if (e instanceof InputError) return fail(c, 400, "INVALID_REQUEST", e.message);
-        throw e;
-      }
-      const parents = request.parent
-        ? [create(ParentPaymentSchema, {
-          qc: qcInit(request.parent.qc),
-          signedTx: request.parent.signedTx,
-          parentQcHash: request.parent.parentQcHash,
-        })]
-        : [];
-      if (request.parent && request.parentQcHash.length === 0) {
-        return fail(c, 400, "INVALID_REQUEST", "parent is given but parent_qc_hash is not");
-      }
       let result;
       try {
-        result = await aggregator.submit({ ...request, parents });
+        result = await aggregator.submit(submitRequestFromJson(body));
       } catch (e) {
+        if (e instanceof InputError) return fail(c, 400, "INVALID_FORMAT", e.message);
         if (e instanceof SubmitError) {
-          return fail(c, SUBMIT_STATUS[e.code] ?? 422, e.code, e.message);
+          return fail(c, e.code === "INVALID_FORMAT" ? 400 : 422, e.code, e.message);
         }
         throw e;
       }
-      const answer = submitJson(result, {
+      const answer = submissionJson(result, {
         threshold: committee.threshold,
-        n: committee.validators.length,
+        validators: committee.validators.length,
       });
-      log.info("payment", {
-        tx_hash: answer.tx_hash,
-        outcome: result.outcome,
-        stage: answer.stage,
-        certificates: answer.certificates.length,
-        rejects: answer.rejects.map((r) => `${r.validator}:${r.code}`),
-        replayed: result.replayed,
-      });
-      if (result.outcome === "certified") return c.json(answer, 200);
+      if (result.outcome === "certified" || result.outcome === "confirmed") {
+        return c.json(answer, 200);
+      }
       const summary = answer.rejects.map((r) => `${r.validator}: ${r.code}`).join("; ");
       if (result.outcome === "rejected") {
         return fail(
@@ -225,25 +183,17 @@ export function httpApp(deps: HttpDeps): Hono {
     },
   );
 
-  const txHashParam = (c: Context): Uint8Array | Response => {
-    try {
-      return hexField("tx_hash", c.req.param("tx_hash"), 32);
-    } catch (e) {
-      return fail(c, 400, "INVALID_REQUEST", (e as Error).message);
-    }
-  };
+  const txHashParam = (c: Context) => bytesToHex(hexField("tx_hash", c.req.param("tx_hash"), 32));
 
   app.get("/api/v1/tx/:tx_hash", async (c) => {
     const txHash = txHashParam(c);
-    if (txHash instanceof Response) return txHash;
     const record = await lifecycle.get(txHash);
-    if (!record) return fail(c, 404, "NOT_FOUND", `tx ${bytesToHex(txHash)} is not known`);
+    if (!record) return fail(c, 404, "NOT_FOUND", `tx_hash ${txHash} is not known`);
     return c.json(txJson(record));
   });
 
   app.get("/api/v1/qc/:tx_hash", async (c) => {
     const txHash = txHashParam(c);
-    if (txHash instanceof Response) return txHash;
     const record = await lifecycle.get(txHash);
     if (!record?.qc) {
       return fail(
@@ -251,16 +201,16 @@ export function httpApp(deps: HttpDeps): Hono {
         404,
         "NOT_FOUND",
         record
-          ? `tx ${bytesToHex(txHash)} has no QC (stage ${record.stage})`
-          : `tx ${bytesToHex(txHash)} is not known`,
+          ? `tx_hash ${txHash} has no QC (stage ${record.stage})`
+          : `tx_hash ${txHash} is not known`,
       );
     }
-    return c.json(qcJson(record.qc));
+    return c.json(certifiedOrderJson(record.txHash, record.signed, record.qc));
   });
 
   app.get("/api/v1/chain/head", (c) => {
-    const head = chain.head;
-    if (!head) return fail(c, 503, "TEMPORARY_UNAVAILABLE", "the chain has not answered recently");
+    const head = deps.head();
+    if (!head) return fail(c, 503, "TEMPORARY_UNAVAILABLE", "no vault block processed yet");
     return c.json(headJson(head));
   });
 
@@ -268,6 +218,7 @@ export function httpApp(deps: HttpDeps): Hono {
     c.json({
       chain_id: committee.chainId.toString(),
       epoch: committee.epoch.toString(),
+      vault: committee.vault,
       threshold: committee.threshold,
       validators: health.snapshot().map(validatorJson),
     }));
@@ -275,93 +226,46 @@ export function httpApp(deps: HttpDeps): Hono {
   app.get("/api/v1/accounts/:address", async (c) => {
     const address = c.req.param("address");
     if (!isAddress(address, { strict: false })) {
-      return fail(c, 400, "INVALID_REQUEST", `address must be 20 bytes of hex, got "${address}"`);
+      throw new InputError(`address must be 20 bytes of 0x hex, got ${JSON.stringify(address)}`);
     }
-    const asked = (c.req.queries("token") ?? []).flatMap((t) => t.split(",")).map((t) => t.trim())
-      .filter(Boolean);
+    const asked = (c.req.queries("token") ?? []).flatMap((t) => t.split(","))
+      .map((t) => t.trim()).filter(Boolean);
     for (const t of asked) {
-      if (!isAddress(t, { strict: false })) {
-        return fail(c, 400, "INVALID_REQUEST", `token must be an address, got "${t}"`);
+      if (!isTip20Address(t)) {
+        throw new InputError(`token must be a TIP-20 address (0x20c0…), got ${JSON.stringify(t)}`);
       }
     }
-    if (asked.length > 16) return fail(c, 400, "INVALID_REQUEST", "at most 16 tokens");
-    const tokens = (asked.length ? asked : deps.tokens).map((t) => t.toLowerCase() as Hex);
-    const head = chain.head;
-    let balances: bigint[];
-    try {
-      balances = await chain.balances(getAddress(address), tokens);
-    } catch (e) {
-      return fail(
-        c,
-        503,
-        "TEMPORARY_UNAVAILABLE",
-        `balances could not be read: ${(e as Error).message.split("\n")[0]}`,
-      );
+    if (asked.length > MAX_TOKENS) {
+      throw new InputError(`token: at most ${MAX_TOKENS} tokens, got ${asked.length}`);
     }
-    const me = address.toLowerCase();
-    const pending = await deps.store.pendingOf(address as Hex, 1000);
-    const recent = await deps.store.recentOf(address as Hex, 20);
-    const summary = (r: (typeof pending)[number]) => ({
-      tx_hash: bytesToHex(r.txHash),
-      stage: r.stage,
-      sender: r.payment.sender,
-      recipient: r.payment.recipient,
-      amount: r.payment.amount.toString(),
-      asset: r.payment.asset,
-      direction: r.payment.sender.toLowerCase() === me ? "out" : "in",
-      qc_hash: r.qc ? bytesToHex(r.qc.qcHash) : null,
-      first_seen_unix_millis: r.firstSeenMillis.toString(),
-    });
-    return c.json({
-      address: getAddress(address),
-      head_height: head?.height.toString() ?? null,
-      tokens: tokens.map((token, i) => {
-        let debit = 0n;
-        let credit = 0n;
-        for (const r of pending) {
-          if (r.payment.asset.toLowerCase() !== token) continue;
-          if (r.payment.sender.toLowerCase() === me) debit += r.payment.amount;
-          if (r.payment.recipient.toLowerCase() === me) credit += r.payment.amount;
-        }
-        return {
-          token: getAddress(token),
-          symbol: SYMBOLS[token] ?? null,
-          balance: balances[i].toString(),
-          pending_debit: debit.toString(),
-          pending_credit: credit.toString(),
-          available: (balances[i] - debit + credit).toString(),
-        };
-      }),
-      pending: pending.map(summary),
-      recent: recent.map(summary),
-    });
+    const tokens = asked.length ? [...new Set(asked.map((t) => getAddress(t)))] : deps.tokens;
+    try {
+      return c.json(await accountJson(deps.accounts, getAddress(address), tokens));
+    } catch (e) {
+      log.warn("account read failed", { address, error: (e as Error).message.split("\n")[0] });
+      return fail(c, 503, "TEMPORARY_UNAVAILABLE", "balances could not be read from the chain");
+    }
   });
 
   app.get("/api/v1/events", (c) => {
-    const typesParam = c.req.query("types");
     let types: Set<BackendEvent["type"]> | undefined;
+    const typesParam = c.req.query("types");
     if (typesParam) {
       types = new Set();
       for (const t of typesParam.split(",").map((s) => s.trim())) {
         if (!EVENT_TYPES.has(t as BackendEvent["type"])) {
-          return fail(c, 400, "INVALID_REQUEST", `types: unknown event type "${t}"`);
+          throw new InputError(`types: unknown event type ${JSON.stringify(t)}`);
         }
         types.add(t as BackendEvent["type"]);
       }
     }
-    let txHash: string | undefined;
-    let address: string | undefined;
-    try {
-      const tx = c.req.query("tx_hash");
-      if (tx) txHash = bytesToHex(hexField("tx_hash", tx, 32));
-      const a = c.req.query("address");
-      if (a) address = bytesToHex(hexField("address", a, 20));
-    } catch (e) {
-      return fail(c, 400, "INVALID_REQUEST", (e as Error).message);
-    }
+    const tx = c.req.query("tx_hash");
+    const txHash = tx ? bytesToHex(hexField("tx_hash", tx, 32)) : undefined;
+    const a = c.req.query("address");
+    const address = a ? bytesToHex(hexField("address", a, 20)) : undefined;
     const last = c.req.header("last-event-id") ?? c.req.query("last_event_id");
     if (last !== undefined && !/^\d{1,15}$/.test(last)) {
-      return fail(c, 400, "INVALID_REQUEST", `last event id must be a number, got "${last}"`);
+      throw new InputError(`last event id must be a decimal number, got ${JSON.stringify(last)}`);
     }
     const sub = events.subscribe(
       {
@@ -374,22 +278,16 @@ export function httpApp(deps: HttpDeps): Hono {
     if (!sub) return fail(c, 503, "TOO_MANY_STREAMS", "too many open event streams; retry later");
     c.header("x-accel-buffering", "no");
     return streamSSE(c, async (stream) => {
-      const stop = new AbortController();
-      const abort = () => stop.abort();
-      stream.onAbort(abort);
-      deps.closing.addEventListener("abort", abort, { once: true });
-      const deadline = Date.now() + deps.watchMaxMillis;
+      const stop = AbortSignal.any([deps.closing, AbortSignal.timeout(deps.watchMaxMillis)]);
+      stream.onAbort(() => sub.close());
       try {
         await stream.writeSSE({
           event: "ready",
           data: JSON.stringify({ last_event_id: events.lastId }),
           retry: 1000,
         });
-        while (!stop.signal.aborted && Date.now() < deadline) {
-          const next = await sub.next(
-            Math.min(KEEPALIVE_MILLIS, deadline - Date.now()),
-            stop.signal,
-          );
+        while (!stop.aborted) {
+          const next = await sub.next(KEEPALIVE_MILLIS, stop);
           if (next === undefined) break;
           if (next === "idle") {
             await stream.write(": keep-alive\n\n");
@@ -403,7 +301,6 @@ export function httpApp(deps: HttpDeps): Hono {
         }
       } finally {
         sub.close();
-        deps.closing.removeEventListener("abort", abort);
       }
     }, (e) => {
       log.warn("event stream failed", { error: e.message });
@@ -418,7 +315,7 @@ export function httpApp(deps: HttpDeps): Hono {
         c,
         404,
         "NOT_FOUND",
-        "no demo accounts: only a local development network (deno task net) serves them",
+        "no demo accounts: only a local development network serves them",
       );
     }
     return c.json({
@@ -432,45 +329,50 @@ export function httpApp(deps: HttpDeps): Hono {
   });
 
   app.get("/api/v1/openapi.json", (c) => c.json(OPENAPI));
+
   app.all(
     "/api/*",
     (c) =>
-      c.req.method === "GET" || c.req.method === "POST"
+      c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "POST"
         ? fail(c, 404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)
         : fail(c, 405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}`),
   );
 
   // --- Operations ------------------------------------------------------------------------------
   app.get("/healthz", (c) => {
-    const head = chain.head;
-    const up = health.snapshot().filter((v) => v.status === "up").length;
-    const ok = head !== undefined;
+    const head = deps.head();
+    const ok = head !== undefined && deps.fresh();
     return c.json({
       status: ok ? "ok" : "unavailable",
-      head: head ? head.height.toString() : null,
-      validators_up: up,
+      head: head?.height.toString() ?? null,
+      validators_up: health.up,
       threshold: committee.threshold,
     }, ok ? 200 : 503);
   });
   app.get(
     "/metrics",
-    (c) => c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
+    async (c) => c.body(await metrics.render(), 200, { "content-type": metrics.contentType }),
   );
 
   // --- Web UI ----------------------------------------------------------------------------------
-  app.get("*", async (c) => {
-    const served = deps.assets ? await deps.assets(c.req.path) : undefined;
-    if (served) return served;
-    if (c.req.path === "/") {
-      return c.json({
+  if (deps.webDir) {
+    app.route("/", staticFiles(deps.webDir));
+  } else {
+    app.get("/", (c) =>
+      c.json({
         name: "Allegro backend",
         api: "/api/v1",
         openapi: "/api/v1/openapi.json",
         events: "/api/v1/events",
         connect: "allegro.v1.FastPayAggregator",
-      });
-    }
-    return fail(c, 404, "NOT_FOUND", `no route for GET ${c.req.path}`);
+      }));
+  }
+
+  // An InputError thrown by a route is the client's: 400 naming the field; anything else is ours.
+  app.onError((e, c) => {
+    if (e instanceof InputError) return fail(c, 400, "INVALID_ARGUMENT", e.message);
+    log.error("request failed", { route: routePath(c), error: (e as Error).message });
+    return fail(c, 500, "INTERNAL", "internal error; see the backend log");
   });
 
   return app;

@@ -1,12 +1,14 @@
 /**
  * The `FastPayAggregator` Connect service: wire messages in, {@linkcode Aggregator},
- * {@linkcode Lifecycle} and {@linkcode Store} calls, wire messages out.
+ * {@linkcode Lifecycle} and {@linkcode Store} calls, wire messages out. Malformed input is
+ * `invalid_argument` naming the field; the backend's own refusals of an order carry their reject
+ * code at the start of the message; validators' rejects are data in the answer.
  *
  * @module
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { bytesToHex, hexToBytes } from "viem";
+import { type Address, bytesToHex, getAddress, hexToBytes } from "viem";
 import {
   type AggregateSubmitResponseSchema,
   type BulletinEntry,
@@ -14,57 +16,29 @@ import {
   type ChainHead,
   ChainHeadSchema,
   type FastPayAggregator,
-  type PaymentSchema,
   Stage,
   type TxStatus,
   TxStatusSchema,
 } from "@allegro/proto";
-import {
-  certificateToProto,
-  type Committee,
-  qcFromProto,
-  qcToProto,
-  rejectCodeToProto,
-  verifyQuorumCertificate,
-} from "@allegro/client";
+import { certificateToProto, qcInit, rejectCodeToProto, signedOrderInit } from "@allegro/client";
 import { type Aggregator, SubmitError, type SubmitResult } from "./aggregator.ts";
-import type { ChainWatcher, Head } from "./chain.ts";
 import type { EventHub } from "./events.ts";
 import type { Lifecycle } from "./lifecycle.ts";
-import { FINAL_STAGES, type RecordPayment, type RecordReject, type TxRecord } from "./record.ts";
+import { type RecordReject, stageTime, TERMINAL_STAGES, type TxRecord } from "./record.ts";
 import type { BoardEntry, Store } from "./store.ts";
+import type { Head } from "./tracker.ts";
 
 /** What the service needs. */
 export interface AggregatorServiceDeps {
-  readonly committee: Committee;
   readonly aggregator: Aggregator;
   readonly lifecycle: Lifecycle;
   readonly store: Store;
-  readonly chain: ChainWatcher;
+  readonly head: () => Head | undefined;
   readonly events: EventHub;
   readonly maxPage: number;
   readonly watchMaxMillis: number;
   /** Aborted at shutdown: open streams end. */
   readonly closing: AbortSignal;
-}
-
-const SUBMIT_CODES: Record<string, Code> = {
-  INVALID_FORMAT: Code.InvalidArgument,
-  IDEMPOTENCY_CONFLICT: Code.AlreadyExists,
-};
-
-function paymentInit(p: RecordPayment): MessageInitShape<typeof PaymentSchema> {
-  return {
-    sender: hexToBytes(p.sender),
-    recipient: hexToBytes(p.recipient),
-    amount: p.amount,
-    asset: hexToBytes(p.asset),
-    chainId: p.chainId,
-    nonceKey: p.nonceKey,
-    nonceSeq: p.nonceSeq,
-    expiryUnixMillis: p.validBeforeMillis,
-    memo: p.memo ?? new Uint8Array(),
-  };
 }
 
 function rejectInit(r: RecordReject) {
@@ -76,20 +50,25 @@ function rejectInit(r: RecordReject) {
 }
 
 /** A record as the wire `TxStatus`. */
-export function txStatusToProto(r: TxRecord): TxStatus {
-  const at = (stage: string) => r.history.findLast((h) => h.stage === stage)?.atMillis ?? 0n;
+function txStatusToProto(r: TxRecord): TxStatus {
   return create(TxStatusSchema, {
-    txHash: r.txHash,
+    txHash: hexToBytes(r.txHash),
     stage: Stage[r.stage],
-    payment: paymentInit(r.payment),
+    order: signedOrderInit(r.signed),
     certificates: r.certificates.map((c) => certificateToProto(c.certificate)),
     rejects: r.rejects.map(rejectInit),
-    ...(r.qc ? { qc: qcToProto(r.qc) } : {}),
-    blockHeight: r.block?.height ?? 0n,
-    parentQcHash: r.parentQcHash,
+    ...(r.qc ? { qc: qcInit(r.qc) } : {}),
+    blockHeight: r.blockHeight ?? 0n,
     submittedUnixMillis: r.firstSeenMillis,
-    certifiedUnixMillis: at("CERTIFIED"),
-    includedUnixMillis: at("INCLUDED"),
+    certifiedUnixMillis: stageTime(r, "CERTIFIED") ?? stageTime(r, "CONFIRMED") ?? 0n,
+    includedUnixMillis: stageTime(r, "INCLUDED") ?? 0n,
+    ...(r.settlement
+      ? {
+        settlementTxHash: hexToBytes(r.settlement.txHash),
+        settlementGasUsed: r.settlement.gasUsed ?? 0n,
+      }
+      : {}),
+    failure: r.failure ?? "",
   });
 }
 
@@ -97,36 +76,48 @@ function headToProto(h: Head): ChainHead {
   return create(ChainHeadSchema, {
     height: h.height,
     hash: hexToBytes(h.hash),
-    timestampUnixMillis: h.timestampMillis,
+    timestampUnixMillis: h.time,
   });
 }
 
 function boardEntryToProto(e: BoardEntry): BulletinEntry {
   return create(BulletinEntrySchema, {
     sequence: e.sequence,
-    certificate: certificateToProto(e.certificate),
-    signedTx: e.signedTx,
-    parentQcHash: e.parentQcHash,
-    payment: paymentInit(e.payment),
+    order: signedOrderInit(e.signed),
+    ...(e.certificate ? { certificate: certificateToProto(e.certificate) } : {}),
+    ...(e.qc ? { qc: qcInit(e.qc) } : {}),
   });
 }
 
 function submitToProto(s: SubmitResult): MessageInitShape<typeof AggregateSubmitResponseSchema> {
   return {
-    txHash: s.txHash,
-    effectsHash: s.effectsHash,
+    txHash: hexToBytes(s.txHash),
+    effectsHash: hexToBytes(s.effectsHash),
     certificates: s.certificates.map((c) => certificateToProto(c.certificate)),
     rejects: s.rejects.map(rejectInit),
-    ...(s.record?.qc ? { qc: qcToProto(s.record.qc) } : {}),
+    ...(s.record?.qc ? { qc: qcInit(s.record.qc) } : {}),
     stage: s.record ? Stage[s.record.stage] : Stage.UNSPECIFIED,
   };
 }
 
-function expect32(field: string, value: Uint8Array): void {
-  if (value.length !== 32) {
-    throw new ConnectError(`${field} must be 32 bytes, got ${value.length}`, Code.InvalidArgument);
-  }
+function invalid(field: string, why: string): never {
+  throw new ConnectError(`${field} ${why}`, Code.InvalidArgument);
 }
+
+function txHashArgument(value: Uint8Array) {
+  if (value.length !== 32) invalid("tx_hash", `must be 32 bytes, got ${value.length}`);
+  return bytesToHex(value);
+}
+
+function addressArgument(value: Uint8Array): Address {
+  if (value.length !== 20) invalid("address", `must be 20 bytes, got ${value.length}`);
+  return getAddress(bytesToHex(value));
+}
+
+/** What a `WatchTx` stream has sent of a record: it sends again when this changes. */
+const version = (r: TxRecord) =>
+  [r.stage, r.certificates.length, r.rejects.length, r.qc ? 1 : 0, r.settlement?.gasUsed ?? ""]
+    .join("|");
 
 /**
  * The service implementation.
@@ -139,7 +130,7 @@ function expect32(field: string, value: Uint8Array): void {
 export function aggregatorService(
   deps: AggregatorServiceDeps,
 ): ServiceImpl<typeof FastPayAggregator> {
-  const { aggregator, lifecycle, store, chain, events } = deps;
+  const { aggregator, lifecycle, store, events } = deps;
 
   /** A signal that ends a stream: the client left, the backend stops, or the time is up. */
   const streamSignal = (context: HandlerContext) =>
@@ -148,39 +139,23 @@ export function aggregatorService(
   return {
     async submitFastPay(req) {
       try {
-        return submitToProto(
-          await aggregator.submit({
-            signedTx: req.signedTx,
-            parentQcHash: req.parentQcHash,
-            parents: req.parents,
-            clientRequestId: req.clientRequestId,
-          }),
-        );
+        return submitToProto(await aggregator.submit(req));
       } catch (e) {
-        if (e instanceof SubmitError) {
-          throw new ConnectError(
-            `${e.code}: ${e.message}`,
-            SUBMIT_CODES[e.code] ?? Code.FailedPrecondition,
-          );
-        }
-        throw e;
+        if (!(e instanceof SubmitError)) throw e;
+        throw new ConnectError(
+          `${e.code}: ${e.message}`,
+          e.code === "INVALID_FORMAT" ? Code.InvalidArgument : Code.FailedPrecondition,
+        );
       }
     },
 
     async getBulletinBoard(req) {
-      if (req.txHash.length !== 0) expect32("tx_hash", req.txHash);
-      if (req.address.length !== 0 && req.address.length !== 20) {
-        throw new ConnectError(
-          `address must be 20 bytes, got ${req.address.length}`,
-          Code.InvalidArgument,
-        );
-      }
       const limit = Math.min(req.limit === 0 ? deps.maxPage : req.limit, deps.maxPage);
       const entries = await store.board({
         afterSequence: req.afterSequence,
         limit,
-        ...(req.txHash.length ? { txHash: req.txHash } : {}),
-        ...(req.address.length ? { address: bytesToHex(req.address) } : {}),
+        ...(req.txHash.length ? { txHash: txHashArgument(req.txHash) } : {}),
+        ...(req.address.length ? { address: addressArgument(req.address) } : {}),
       });
       return {
         entries: entries.map(boardEntryToProto),
@@ -190,52 +165,41 @@ export function aggregatorService(
     },
 
     async getQuorumCertificate(req) {
-      expect32("tx_hash", req.txHash);
-      const record = await lifecycle.get(req.txHash);
-      if (!record?.qc) {
-        throw new ConnectError(`no QC for tx ${bytesToHex(req.txHash)}`, Code.NotFound);
-      }
-      const qc = qcToProto(record.qc);
-      await verifyQuorumCertificate(deps.committee, qcFromProto(qc));
-      return { qc };
+      const txHash = txHashArgument(req.txHash);
+      const record = await lifecycle.get(txHash);
+      if (!record?.qc) throw new ConnectError(`no QC for tx_hash ${txHash}`, Code.NotFound);
+      return { qc: qcInit(record.qc) };
     },
 
     async getTxStatus(req) {
-      expect32("tx_hash", req.txHash);
-      const record = await lifecycle.get(req.txHash);
-      if (!record) {
-        throw new ConnectError(`tx ${bytesToHex(req.txHash)} is not known`, Code.NotFound);
-      }
+      const txHash = txHashArgument(req.txHash);
+      const record = await lifecycle.get(txHash);
+      if (!record) throw new ConnectError(`tx_hash ${txHash} is not known`, Code.NotFound);
       return txStatusToProto(record);
     },
 
     getChainHead() {
-      const head = chain.head;
-      if (!head) throw new ConnectError("the chain has not answered recently", Code.Unavailable);
+      const head = deps.head();
+      if (!head) throw new ConnectError("no vault block processed yet", Code.Unavailable);
       return headToProto(head);
     },
 
     async *watchTx(req, context) {
-      expect32("tx_hash", req.txHash);
+      const txHash = txHashArgument(req.txHash);
       const signal = streamSignal(context);
-      const sub = events.subscribe({
-        types: new Set(["certificate", "stage"]),
-        txHash: bytesToHex(req.txHash),
-      });
+      const sub = events.subscribe({ types: new Set(["certificate", "stage"]), txHash });
       if (!sub) throw new ConnectError("too many open streams", Code.ResourceExhausted);
       try {
-        let record = await lifecycle.get(req.txHash);
-        let sent = -1;
-        const version = (r: TxRecord) => r.certificates.length * 1000 + r.history.length;
+        let record = await lifecycle.get(txHash);
+        let sent = "";
         while (!signal.aborted) {
           if (record && version(record) !== sent) {
             sent = version(record);
             yield txStatusToProto(record);
-            if (FINAL_STAGES.has(record.stage)) return;
+            if (TERMINAL_STAGES.has(record.stage)) return;
           }
-          const next = await sub.next(5000, signal);
-          if (next === undefined) return;
-          record = await lifecycle.get(req.txHash);
+          if (await sub.next(5000, signal) === undefined) return;
+          record = await lifecycle.get(txHash);
         }
       } finally {
         sub.close();
@@ -248,23 +212,13 @@ export function aggregatorService(
       if (!sub) throw new ConnectError("too many open streams", Code.ResourceExhausted);
       try {
         let last = -1n;
-        const current = chain.head;
-        if (current) {
-          last = current.height;
-          yield headToProto(current);
-        }
         while (!signal.aborted) {
-          const next = await sub.next(5000, signal);
-          if (next === undefined) return;
-          if (next === "idle" || next.event.type !== "head") continue;
-          const height = BigInt(next.event.height);
-          if (height <= last) continue;
-          last = height;
-          yield create(ChainHeadSchema, {
-            height,
-            hash: hexToBytes(next.event.hash as `0x${string}`),
-            timestampUnixMillis: BigInt(next.event.timestamp_unix_millis),
-          });
+          const head = deps.head();
+          if (head && head.height > last) {
+            last = head.height;
+            yield headToProto(head);
+          }
+          if (await sub.next(5000, signal) === undefined) return;
         }
       } finally {
         sub.close();

@@ -1,68 +1,63 @@
 /**
- * Static files of the web UI: from a folder (`--web-dir`), or from any other source through the
- * same {@linkcode Assets} hook (e.g. files embedded in a compiled executable). Paths that name no
- * file get `index.html` (a single-page app routes on the client).
+ * The web UI's static files, served from a folder (`--web-dir`, or the UI a compiled or bundled
+ * backend ships with) through Hono: `serveStatic` (content types, no path escaping the folder),
+ * `etag` (an `ETag` per file and `304 Not Modified` for a matching `If-None-Match`) and
+ * `compress` (gzip or deflate as the client accepts, which weakens the `ETag`). Files are read
+ * whole, so every answer — `HEAD` included — carries its `Content-Length`. A path without an
+ * extension that names no file gets `index.html` (the single-page app routes on the client).
  *
  * @module
  */
-import { extname, join, normalize } from "node:path";
+import { extname, join } from "node:path";
+import { type Context, Hono } from "hono";
+import { compress } from "hono/compress";
+import { etag } from "hono/etag";
+import { serveStatic } from "hono/serve-static";
 
-/** Serves a web asset for a request path, or `undefined` when there is none. */
-export type Assets = (path: string) => Promise<Response | undefined>;
+async function readFile(path: string, c: Context): Promise<Uint8Array<ArrayBuffer> | null> {
+  try {
+    if (!(await Deno.stat(path)).isFile) return null;
+    const bytes = await Deno.readFile(path) as Uint8Array<ArrayBuffer>;
+    c.header("Content-Length", String(bytes.length));
+    c.header("Cache-Control", path.endsWith(".html") ? "no-cache" : "public, max-age=300");
+    return bytes;
+  } catch {
+    return null;
+  }
+}
 
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json",
-  ".map": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".ico": "image/x-icon",
-  ".txt": "text/plain; charset=utf-8",
-  ".woff2": "font/woff2",
-  ".wasm": "application/wasm",
-};
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
 
 /**
- * Assets read from `dir`. Requests never leave the folder.
+ * A Hono app serving the files under `root` (GET and HEAD); mount it last.
  *
  * @example
- * ```ts ignore
- * const assets = dirAssets("./web/dist");
- * const response = await assets("/index.html");
+ * ```ts
+ * import { staticFiles } from "./static.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/index.html`, "<!doctype html><title>Allegro</title>");
+ * const app = staticFiles(dir);
+ * const response = await app.request("/pay");
+ * console.log(response.status, response.headers.get("etag") !== null); // 200 true
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function dirAssets(dir: string): Assets {
-  const root = normalize(dir);
-  const read = async (rel: string): Promise<Response | undefined> => {
-    const path = normalize(join(root, rel));
-    if (path !== root && !path.startsWith(root.endsWith("/") ? root : `${root}/`)) return undefined;
-    try {
-      const info = await Deno.stat(path);
-      if (!info.isFile) return undefined;
-      const body = await Deno.readFile(path);
-      return new Response(body, {
-        headers: {
-          "content-type": TYPES[extname(path).toLowerCase()] ?? "application/octet-stream",
-          "cache-control": rel.endsWith(".html") ? "no-cache" : "public, max-age=300",
-        },
-      });
-    } catch {
-      return undefined;
-    }
-  };
-  return async (path) => {
-    let rel: string;
-    try {
-      rel = decodeURIComponent(path);
-    } catch {
-      return undefined;
-    }
-    if (rel.includes("\0")) return undefined;
-    if (rel.endsWith("/")) rel += "index.html";
-    return await read(rel) ?? (extname(rel) === "" ? await read("/index.html") : undefined);
-  };
+export function staticFiles(root: string): Hono {
+  const options = { root, join, getContent: readFile, isDir };
+  const index = serveStatic({ ...options, path: "index.html" });
+  const app = new Hono();
+  app.use(compress(), etag());
+  app.get(
+    "*",
+    serveStatic(options),
+    (c, next) => extname(c.req.path) === "" ? index(c, next) : next(),
+  );
+  return app;
 }
