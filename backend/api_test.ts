@@ -1,417 +1,433 @@
 /**
- * The backend's REST API, SSE and Connect service against four real sidecar processes on anvil
- * (1 s blocks): every endpoint, error shapes and statuses, idempotent resubmission, SSE order,
- * a chained payment whose parent the backend finds itself, and status surviving a restart.
+ * The backend against a real local network — anvil (1 s blocks), the vault, four sidecar
+ * processes — in two runs of an in-process backend. The first, with a settler key: a payment and
+ * a payment chained on it get QCs through `POST /payments`, the backend settles both at once
+ * (INCLUDED in the next blocks, then FINALIZED) and the vault's balances follow; `GET /accounts`,
+ * Connect, REST errors, CORS, the web UI, metrics after hostile paths; its streams end when it
+ * stops. The second, without a settler: pending in and out until the sidecars settle, and a
+ * validator down — certified by 3 of 4, shown down by `GET /validators`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { bytesToHex, hexToBytes } from "viem";
-import { FastPayAggregator, Stage } from "@allegro/proto";
-import { qcFromProto, verifyBoardEntry, verifyQuorumCertificate } from "@allegro/client";
-import { qcFromJson } from "./json.ts";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { bytesToHex, createPublicClient, erc20Abi, http } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import {
+  connectBackend,
+  orderTxHash,
+  qcFromProto,
+  readAccount,
+  verifyBoardEntry,
+  verifyQuorumCertificate,
+  watchTx,
+} from "@allegro/client";
+import { PATH_USD } from "@allegro/server/anvil";
+import { signedOrderJson } from "./json.ts";
 import {
   collectSse,
-  fundedAccounts,
+  depositor,
   getJson,
-  MAX_FEE,
+  order,
   postJson,
-  signedPayment,
   type SseEvent,
-  startNetwork,
   startTestBackend,
+  startTestNetwork,
   type TestBackend,
   USD,
   waitFor,
 } from "./testing.ts";
 
-type Json = Record<string, unknown>;
-const STAGE_ORDER = ["ACCEPTED", "CERTIFIED", "QUEUED_ONCHAIN", "INCLUDED", "FINALIZED"];
+/** A metric family as `parse-prometheus-text-format` gives it. */
+interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly metrics: readonly { value?: string; labels?: Record<string, string> }[];
+}
+const parseMetrics = parsePrometheusTextFormat as (text: string) => MetricFamily[];
+
+const SETTLED_PATH = ["ACCEPTED", "CERTIFIED", "QUEUED_ONCHAIN", "INCLUDED", "FINALIZED"];
+
+/** Resolves with `promise`, or with `"timeout"` after `millis`. */
+function within<T>(promise: Promise<T>, millis: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), millis));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 Deno.test({
-  name: "backend REST, SSE and Connect against four sidecars",
+  name: "backend on four sidecars: payments settled at once, lifecycle, REST, Connect, metrics",
   sanitizeResources: false,
   sanitizeOps: false,
 }, async (t) => {
-  const net = await startNetwork(["dave", "edgar", "frank", "grace"]);
-  const kv = join(net.dir, "backend.kv");
-  let be: TestBackend | undefined;
+  const tn = await startTestNetwork();
+  const webDir = await Deno.makeTempDir({ prefix: "allegro-web-" });
   const sseStop = new AbortController();
+  let a: TestBackend | undefined;
+  let b: TestBackend | undefined;
   try {
-    be = await startTestBackend(net, kv);
-    const api = (path: string) => `${be!.url}/api/v1${path}`;
-    const [alice, bob, carol, dan, erin] = await fundedAccounts(net.anvil, [
-      20n * USD,
-      MAX_FEE,
-      0n,
-      5n * USD,
-      1000n,
+    await Deno.writeTextFile(join(webDir, "index.html"), "<!doctype html><title>Allegro</title>");
+    const [alice, bob] = await Promise.all([
+      depositor(tn, 20n * USD, 15n * USD),
+      depositor(tn, 6n * USD, 5n * USD),
     ]);
+    const carol = privateKeyToAccount(generatePrivateKey()).address;
+    const chain = createPublicClient({ transport: http(tn.net.rpcUrl) });
+    const vaultBalance = async (who: `0x${string}`) =>
+      (await readAccount(chain, tn.committee.vault, who, PATH_USD)).balance;
+    a = await startTestBackend(tn, "backend-a", [
+      "--settler-key",
+      tn.settlerKey,
+      "--web-dir",
+      webDir,
+      "--cors-origins",
+      "http://ui.test",
+    ]);
+    const api = a.api;
+    const connect = connectBackend(a.url);
 
-    await t.step("OpenAPI document, root pointer, unknown routes", async () => {
-      const doc = await getJson(api("/openapi.json"));
-      assert.equal(doc.status, 200);
-      assert.equal(doc.body.openapi, "3.1.0");
-      const paths = Object.keys(doc.body.paths as Json);
-      for (
-        const p of [
-          "/api/v1/payments",
-          "/api/v1/tx/{tx_hash}",
-          "/api/v1/qc/{tx_hash}",
-          "/api/v1/chain/head",
-          "/api/v1/validators",
-          "/api/v1/accounts/{address}",
-          "/api/v1/events",
-        ]
-      ) assert.ok(paths.includes(p), p);
-      const root = await getJson(`${be!.url}/`);
-      assert.equal(root.status, 200);
-      assert.equal(root.body.openapi, "/api/v1/openapi.json");
-      const missing = await getJson(api("/nope"));
-      assert.equal(missing.status, 404);
-      assert.equal((missing.body.error as Json).code, "NOT_FOUND");
-      const method = await getJson(api("/payments"), { method: "DELETE" });
-      assert.equal(method.status, 405);
-      assert.equal((method.body.error as Json).code, "METHOD_NOT_ALLOWED");
-      const health = await getJson(`${be!.url}/healthz`);
-      assert.equal(health.status, 200);
-    });
-
-    await t.step("chain head and validators", async () => {
-      const head = await waitFor("a head", 5000, async () => {
+    await t.step("the chain head and every validator up", async () => {
+      const head = await waitFor("a head", 10_000, async () => {
         const r = await getJson(api("/chain/head"));
         return r.status === 200 ? r.body : undefined;
       });
-      assert.match(head.height as string, /^\d+$/);
-      assert.match(head.hash as string, /^0x[0-9a-f]{64}$/);
-      const validators = await waitFor("every validator up", 5000, async () => {
+      assert.match(head.height, /^\d+$/);
+      assert.match(head.hash, /^0x[0-9a-f]{64}$/);
+      const validators = await waitFor("every validator up", 10_000, async () => {
         const r = await getJson(api("/validators"));
-        const list = r.body.validators as Json[];
-        return list.every((v) => v.up) ? r.body : undefined;
+        return r.body.validators.every((v: { up: boolean }) => v.up) ? r.body : undefined;
       });
       assert.equal(validators.threshold, 3);
-      const list = validators.validators as Json[];
-      assert.deepEqual(list.map((v) => v.name), ["dave", "edgar", "frank", "grace"]);
-      for (const v of list) {
-        assert.equal(typeof v.latency_ms, "number");
-        assert.match((v.head as Json).height as string, /^\d+$/);
-      }
+      assert.equal(validators.vault, tn.committee.vault);
+      assert.deepEqual(
+        validators.validators.map((v: { settlement_address: string }) => v.settlement_address),
+        tn.committee.validators.map((v) => v.settlementAddress),
+      );
+      const health = await getJson(`${a!.url}/healthz`);
+      assert.equal(health.status, 200);
     });
 
     const sse: SseEvent[] = [];
-    const stream = await collectSse(api("/events"), sse, sseStop.signal);
-    let paid: Json = {};
-    const aliceToBob = await signedPayment(alice, bob.address, 10n * USD);
+    await collectSse(api("/events?types=stage"), sse, sseStop.signal);
+    const first = await order(tn, alice.key, bob.address, 10n * USD);
+    const firstHash = bytesToHex(orderTxHash(first.order));
+    let secondHash = "";
 
-    await t.step("POST /payments gives a verified QC; GET /tx and /qc", async () => {
-      const r = await postJson(api("/payments"), { signed_tx: aliceToBob });
+    await t.step("a payment gets a verified QC; the same order gets the same record", async () => {
+      const r = await postJson(api("/payments"), { order: signedOrderJson(first) });
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      paid = r.body;
-      assert.equal(paid.outcome, "certified");
-      assert.equal(paid.replayed, false);
-      assert.ok((paid.certificates as Json[]).length >= 3);
-      const qc = qcFromJson("qc", paid.qc);
-      await verifyQuorumCertificate(net.committee, qc);
-      assert.equal(bytesToHex(qc.txHash), paid.tx_hash);
-      const status = await getJson(api(`/tx/${paid.tx_hash}`));
-      assert.equal(status.status, 200);
-      assert.ok(STAGE_ORDER.includes(status.body.stage as string));
-      assert.equal((status.body.qc as Json).qc_hash, (paid.qc as Json).qc_hash);
-      assert.equal((status.body.payment as Json).amount, (10n * USD).toString());
-      assert.equal((status.body.payment as Json).sender, alice.address);
-      const qcAnswer = await getJson(api(`/qc/${paid.tx_hash}`));
-      assert.equal(qcAnswer.status, 200);
-      assert.equal(qcAnswer.body.qc_hash, (paid.qc as Json).qc_hash);
-    });
-
-    await t.step("accounts: chain balance and pending", async () => {
-      const r = await getJson(api(`/accounts/${alice.address}`));
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      const tokens = r.body.tokens as Json[];
-      assert.equal(tokens.length, 4);
-      const path = tokens[0];
-      assert.equal(path.symbol, "pathUSD");
-      const available = BigInt(path.available as string);
-      // Before inclusion: 20 − 10 pending; after: 20 − 10 − fee.
-      assert.ok(available <= 10n * USD && available >= 10n * USD - MAX_FEE, String(available));
-      const pending = r.body.pending as Json[];
-      if (pending.length > 0) {
-        assert.equal(pending[0].tx_hash, paid.tx_hash);
-        assert.equal(path.pending_debit, (10n * USD).toString());
-      }
-      const one = await getJson(
-        api(`/accounts/${bob.address}?token=0x20c0000000000000000000000000000000000001`),
-      );
-      assert.equal((one.body.tokens as Json[]).length, 1);
-      assert.equal((one.body.recent as Json[])[0].tx_hash, paid.tx_hash);
-      const bad = await getJson(api("/accounts/0x1234"));
-      assert.equal(bad.status, 400);
-      assert.equal((bad.body.error as Json).code, "INVALID_REQUEST");
-    });
-
-    await t.step("resubmission is idempotent; client_request_id binds one tx", async () => {
-      const again = await postJson(api("/payments"), { signed_tx: aliceToBob });
+      assert.equal(r.body.outcome, "certified");
+      assert.equal(r.body.tx_hash, firstHash);
+      assert.ok(r.body.certificates.length >= 3);
+      const { qc } = await connect.getQuorumCertificate({ txHash: orderTxHash(first.order) });
+      await verifyQuorumCertificate(tn.committee, qcFromProto(qc!));
+      assert.equal(bytesToHex(qc!.qcHash), r.body.qc.qc_hash);
+      const again = await postJson(api("/payments"), { order: signedOrderJson(first) });
       assert.equal(again.status, 200);
       assert.equal(again.body.replayed, true);
-      assert.equal(again.body.tx_hash, paid.tx_hash);
-      assert.equal((again.body.qc as Json).qc_hash, (paid.qc as Json).qc_hash);
-      const danToCarol = await signedPayment(dan, carol.address, 1n * USD);
-      const first = await postJson(api("/payments"), {
-        signed_tx: danToCarol,
-        client_request_id: "order-1",
-      });
-      assert.equal(first.status, 200, JSON.stringify(first.body));
-      const same = await postJson(api("/payments"), {
-        signed_tx: danToCarol,
-        client_request_id: "order-1",
-      });
-      assert.equal(same.status, 200);
-      assert.equal((same.body.qc as Json).qc_hash, (first.body.qc as Json).qc_hash);
-      const other = await signedPayment(dan, carol.address, 2n * USD, { nonce: 1n });
-      const conflict = await postJson(api("/payments"), {
-        signed_tx: other,
-        client_request_id: "order-1",
-      });
-      assert.equal(conflict.status, 409);
-      assert.equal((conflict.body.error as Json).code, "IDEMPOTENCY_CONFLICT");
+      assert.equal(again.body.tx_hash, firstHash);
+      assert.equal(again.body.qc.qc_hash, r.body.qc.qc_hash);
     });
 
-    await t.step("malformed and refused requests get typed errors", async () => {
-      const expectError = async (
-        r: Promise<{ status: number; body: Json }>,
-        status: number,
-        code: string,
-      ) => {
-        const { status: s, body } = await r;
-        assert.equal(s, status, JSON.stringify(body));
-        const error = body.error as Json;
-        assert.equal(error.code, code, JSON.stringify(body));
-        assert.equal(typeof error.message, "string");
-        return error;
-      };
-      await expectError(postJson(api("/payments"), "{not json"), 400, "INVALID_JSON");
-      await expectError(postJson(api("/payments"), "[1,2]"), 400, "INVALID_REQUEST");
-      await expectError(postJson(api("/payments"), {}), 400, "INVALID_REQUEST");
-      await expectError(postJson(api("/payments"), { signed_tx: "76ab" }), 400, "INVALID_REQUEST");
-      await expectError(
-        postJson(api("/payments"), { signed_tx: "0x02abcdef" }),
-        400,
-        "INVALID_FORMAT",
-      );
-      await expectError(
-        postJson(api("/payments"), { signed_tx: "0x" + "00".repeat(70_000) }),
-        413,
-        "PAYLOAD_TOO_LARGE",
-      );
-      await expectError(
-        postJson(api("/payments"), {
-          signed_tx: await signedPayment(dan, carol.address, 1n, { chainId: 1n }),
-        }),
-        422,
-        "WRONG_CHAIN",
-      );
-      // Erin holds 1000 units: every validator refuses for good.
-      const poor = await expectError(
-        postJson(api("/payments"), {
-          signed_tx: await signedPayment(erin, carol.address, 1n * USD),
-        }),
-        422,
-        "INSUFFICIENT_FUNDS",
-      );
-      const details = poor.details as Json;
-      // Decided at two refusals (3 of 4 is then impossible); the other two are merged later.
-      assert.ok((details.rejects as Json[]).length >= 2);
-      assert.equal(details.stage, "REJECTED");
-      assert.equal(details.qc, null);
-      const rejected = await waitFor("all four refusals", 5000, async () => {
-        const r = await getJson(api(`/tx/${details.tx_hash}`));
-        return (r.body.rejects as Json[]).length === 4 ? r.body : undefined;
-      });
-      assert.equal(rejected.stage, "REJECTED");
-      for (const r of rejected.rejects as Json[]) assert.equal(r.code, "INSUFFICIENT_FUNDS");
-      const orphan = await signedPayment(bob, carol.address, 1n, {
-        memo: new Uint8Array(32).fill(7),
-      });
-      await expectError(
-        postJson(api("/payments"), {
-          signed_tx: orphan,
-          parent_qc_hash: bytesToHex(new Uint8Array(32).fill(7)),
-        }),
-        422,
-        "MISSING_PARENT_QC",
-      );
-      await expectError(getJson(api(`/tx/0x${"ab".repeat(32)}`)), 404, "NOT_FOUND");
-      await expectError(getJson(api("/tx/0x1234")), 400, "INVALID_REQUEST");
-      await expectError(getJson(api(`/qc/0x${"ab".repeat(32)}`)), 404, "NOT_FOUND");
-      await expectError(getJson(api("/events?types=nope")), 400, "INVALID_REQUEST");
+    await t.step(
+      "a payment chained on it, citing the certified order GET /qc returns",
+      async () => {
+        const parent = await getJson(api(`/qc/${firstHash}`));
+        assert.equal(parent.status, 200);
+        assert.equal(parent.body.order.order.payer, alice.address);
+        const second = await order(tn, bob.key, carol, 10n * USD, {
+          parent: firstHash,
+          validBefore: first.order.validBefore, // a child may not outlive its parent
+        });
+        secondHash = bytesToHex(orderTxHash(second.order));
+        const r = await postJson(api("/payments"), {
+          order: signedOrderJson(second),
+          parent: parent.body,
+          client_request_id: "bob-1",
+        });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.equal(r.body.outcome, "certified");
+      },
+    );
+
+    await t.step("the backend settles both at once: INCLUDED, then FINALIZED", async () => {
+      for (const hash of [firstHash, secondHash]) {
+        const done = await waitFor(`${hash} FINALIZED`, 15_000, async () => {
+          const r = await getJson(api(`/tx/${hash}`));
+          return r.body.stage === "FINALIZED" ? r.body : undefined;
+        });
+        assert.deepEqual(done.history.map((h: { stage: string }) => h.stage), SETTLED_PATH);
+        assert.match(done.block_height, /^\d+$/);
+        assert.match(done.settlement.gas_used, /^\d+$/, "the backend's own settlement");
+        const certified = BigInt(done.timestamps.certified);
+        const included = BigInt(done.timestamps.included);
+        assert.ok(included - certified < 5_000n, `INCLUDED ${included - certified} ms after QC`);
+      }
+      assert.equal(await vaultBalance(alice.address), 5n * USD);
+      assert.equal(await vaultBalance(bob.address), 5n * USD);
+      assert.equal(await vaultBalance(carol), 10n * USD);
+      const stages = sse.filter((e) => e.event === "stage" && e.data.tx_hash === firstHash)
+        .map((e) => e.data.stage);
+      assert.deepEqual(stages, SETTLED_PATH);
+      assert.equal(sse[0].event, "ready");
     });
 
-    let child: Json = {};
-    await t.step("a chained payment whose parent QC the backend assembled", async () => {
-      const qcHash = hexToBytes((paid.qc as Json).qc_hash as `0x${string}`);
-      const bobToCarol = await signedPayment(bob, carol.address, 10n * USD, { memo: qcHash });
-      const r = await postJson(api("/payments"), {
-        signed_tx: bobToCarol,
-        parent_qc_hash: bytesToHex(qcHash),
-      });
+    await t.step("GET /accounts: wallet and vault balances, nothing pending", async () => {
+      const r = await getJson(api(`/accounts/${alice.address.toLowerCase()}?token=${PATH_USD}`));
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      child = r.body;
-      await verifyQuorumCertificate(net.committee, qcFromJson("qc", child.qc));
-      const [parentDone, childDone] = await Promise.all(
-        [paid, child].map((p) =>
-          waitFor(`${p.tx_hash} included`, 15_000, async () => {
-            const s = await getJson(api(`/tx/${p.tx_hash}`));
-            return ["INCLUDED", "FINALIZED"].includes(s.body.stage as string) ? s.body : undefined;
-          })
-        ),
-      );
-      assert.ok(
-        BigInt((childDone.block as Json).height as string) >=
-          BigInt((parentDone.block as Json).height as string),
-      );
-      assert.equal(childDone.parent_qc_hash as string, bytesToHex(qcHash));
+      const [usd] = r.body.tokens;
+      const symbol = await chain.readContract({
+        address: PATH_USD,
+        abi: erc20Abi,
+        functionName: "symbol",
+      });
+      assert.equal(usd.symbol, symbol);
+      assert.equal(usd.vault_balance, String(5n * USD));
+      const wallet = await chain.readContract({
+        address: PATH_USD,
+        abi: erc20Abi,
+        functionName: "balanceOf",
+        args: [alice.address],
+        blockNumber: BigInt(r.body.block_height),
+      });
+      assert.equal(usd.wallet_balance, wallet.toString());
+      assert.equal(usd.pending_in, "0");
+      assert.equal(usd.pending_out, "0");
+      assert.equal(usd.exit, null);
+      assert.equal(r.body.recent[0].tx_hash, firstHash);
+      const all = await getJson(api(`/accounts/${carol}`));
+      assert.equal(all.body.tokens.length, 4);
     });
 
-    await t.step("SSE delivered heads, certificates and stage changes in order", async () => {
-      await waitFor("parent FINALIZED on SSE", 10_000, () =>
-        Promise.resolve(
-          sse.some((e) =>
-              e.event === "stage" && e.data.tx_hash === paid.tx_hash && e.data.stage === "FINALIZED"
-            )
-            ? true
-            : undefined,
-        ));
-      const ids = sse.map((e) => Number(e.id));
-      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), "ids increase");
-      const heights = sse.filter((e) => e.event === "head").map((e) => BigInt(e.data.height));
-      assert.ok(heights.length >= 2, "heads arrived");
-      for (let i = 1; i < heights.length; i++) assert.ok(heights[i] > heights[i - 1]);
-      const mine = sse.filter((e) => e.data.tx_hash === paid.tx_hash);
-      const stages = mine.filter((e) => e.event === "stage").map((e) => e.data.stage);
-      assert.equal(stages[0], "ACCEPTED");
-      assert.equal(stages[1], "CERTIFIED");
-      assert.ok(stages.includes("INCLUDED") && stages.at(-1) === "FINALIZED", stages.join(","));
-      const order = stages.map((s) => STAGE_ORDER.indexOf(s));
-      assert.deepEqual(order, [...order].sort((a, b) => a - b), stages.join(","));
-      const certified = mine.findIndex((e) => e.event === "stage" && e.data.stage === "CERTIFIED");
-      const certsBefore = mine.slice(0, certified).filter((e) => e.event === "certificate");
-      assert.ok(certsBefore.length >= 3, "three certificates before CERTIFIED");
-      const signers = new Set<string>(net.committee.validators.map((v) => bytesToHex(v.publicKey)));
-      for (const e of mine.filter((e) => e.event === "certificate")) {
-        assert.ok(signers.has(e.data.signer));
-      }
-      const certifiedEvent = mine[certified];
-      assert.equal(certifiedEvent.data.qc_hash, (paid.qc as Json).qc_hash);
-      // The fourth validator's slower certificate is merged too.
-      const four = await waitFor("four certificates", 5000, async () => {
-        const s = await getJson(api(`/tx/${paid.tx_hash}`));
-        return (s.body.certificates as Json[]).length === 4 ? s.body : undefined;
-      });
-      assert.equal((four.qc as Json).qc_hash, (paid.qc as Json).qc_hash, "the QC is frozen");
+    await t.step("Connect: status, board, WatchTx with verified certificates", async () => {
+      const status = await connect.getTxStatus({ txHash: orderTxHash(first.order) });
+      assert.equal(bytesToHex(status.settlementTxHash).length, 66);
+      assert.ok(status.settlementGasUsed > 0n);
+      const board = await connect.getBulletinBoard({ txHash: orderTxHash(first.order) });
+      assert.ok(board.entries.length >= 4, `${board.entries.length} entries`);
+      for (const entry of board.entries) await verifyBoardEntry(tn.committee, entry);
+      const stages = [];
+      for await (const e of watchTx(connect, tn.committee, firstHash)) stages.push(e.stage);
+      assert.deepEqual(stages, ["FINALIZED"]);
+      await assert.rejects(
+        connect.getTxStatus({ txHash: new Uint8Array(3) }),
+        (e: ConnectError) => e.code === Code.InvalidArgument && /tx_hash/.test(e.message),
+      );
+      await assert.rejects(
+        connect.submitFastPay({}),
+        (e: ConnectError) => e.code === Code.InvalidArgument && /order/.test(e.message),
+      );
     });
 
-    await t.step("Connect: submit, status, QC, head, board, watch streams", async () => {
-      const client = createClient(
-        FastPayAggregator,
-        createConnectTransport({ baseUrl: be!.url, defaultTimeoutMs: 20_000 }),
-      );
-      const danToErin = hexToBytes(await signedPayment(dan, erin.address, 1n * USD, { nonce: 1n }));
-      const answer = await client.submitFastPay({ signedTx: danToErin });
-      assert.ok(answer.qc, "QC formed");
-      await verifyQuorumCertificate(net.committee, qcFromProto(answer.qc!));
-      assert.equal(answer.stage, Stage.CERTIFIED);
-      assert.equal(answer.rejects.length, 0);
-      const status = await client.getTxStatus({ txHash: answer.txHash });
-      assert.ok(status.stage >= Stage.CERTIFIED);
-      assert.equal(status.payment?.amount, 1n * USD);
-      const qc = await client.getQuorumCertificate({ txHash: answer.txHash });
-      assert.deepEqual(qc.qc?.qcHash, answer.qc!.qcHash);
-      const head = await client.getChainHead({});
-      assert.ok(head.height > 0n);
-
-      const page1 = await client.getBulletinBoard({ limit: 2 });
-      assert.equal(page1.entries.length, 2);
-      assert.ok(page1.hasMore);
-      const page2 = await client.getBulletinBoard({
-        afterSequence: page1.nextAfterSequence,
-        limit: 1000,
+    await t.step("REST errors are 4xx with a code, naming the field", async () => {
+      const error = (r: { body: { error: { code: string; message: string } } }) => r.body.error;
+      const badJson = await postJson(api("/payments"), "{");
+      assert.equal(badJson.status, 400);
+      assert.equal(error(badJson).code, "INVALID_JSON");
+      const text = await postJson(api("/payments"), "{}", "text/plain");
+      assert.equal(text.status, 415);
+      assert.equal(error(text).code, "UNSUPPORTED_MEDIA_TYPE");
+      const json = signedOrderJson(first);
+      const badHex = await postJson(api("/payments"), {
+        order: { ...json, order: { ...json.order, vault: "0xzz" } },
       });
-      const all = [...page1.entries, ...page2.entries];
-      const seqs = all.map((e) => e.sequence);
-      assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => (a < b ? -1 : 1)));
-      for (const entry of all) await verifyBoardEntry(net.committee, entry);
-      const byTx = await client.getBulletinBoard({ txHash: answer.txHash });
-      assert.ok(byTx.entries.length >= 3);
-      const byAddress = await client.getBulletinBoard({ address: hexToBytes(erin.address) });
-      assert.ok(
-        byAddress.entries.every((e) =>
-          e.certificate && bytesToHex(e.payment!.recipient) === erin.address.toLowerCase() ||
-          bytesToHex(e.payment!.sender) === erin.address.toLowerCase()
-        ),
-      );
-
-      const heads: bigint[] = [];
-      const abort = new AbortController();
-      for await (const h of client.watchHeads({}, { signal: abort.signal })) {
-        heads.push(h.height);
-        if (heads.length === 2) break;
-      }
-      abort.abort();
-      assert.ok(heads[1] > heads[0]);
-
-      const stages: Stage[] = [];
-      for await (const s of client.watchTx({ txHash: answer.txHash })) {
-        stages.push(s.stage);
-        if (s.stage === Stage.FINALIZED) break;
-      }
-      assert.equal(stages.at(-1), Stage.FINALIZED);
-      assert.deepEqual(stages, [...stages].sort((a, b) => a - b));
-      await assert.rejects(client.getTxStatus({ txHash: new Uint8Array(32) }), /not known/);
+      assert.equal(badHex.status, 400);
+      assert.equal(error(badHex).code, "INVALID_FORMAT");
+      assert.match(error(badHex).message, /order\.order\.vault .*"0xzz"/);
+      const unknownField = await postJson(api("/payments"), { order: json, amount: "1" });
+      assert.equal(unknownField.status, 400);
+      assert.match(error(unknownField).message, /amount is not a known field/);
+      const forged = await postJson(api("/payments"), {
+        order: { ...json, order: { ...json.order, amount: String(11n * USD) } },
+      });
+      assert.equal(forged.status, 400);
+      assert.equal(error(forged).code, "INVALID_FORMAT");
+      const otherChain = await order(tn, alice.key, bob.address, USD, { chainId: 1n });
+      const wrong = await postJson(api("/payments"), { order: signedOrderJson(otherChain) });
+      assert.equal(wrong.status, 422);
+      assert.equal(error(wrong).code, "WRONG_CHAIN");
+      const orphan = await order(tn, bob.key, carol, USD, {
+        seq: 1n,
+        parent: `0x${"42".repeat(32)}`,
+      });
+      const missing = await postJson(api("/payments"), { order: signedOrderJson(orphan) });
+      assert.equal(missing.status, 422);
+      assert.equal(error(missing).code, "MISSING_PARENT_QC");
+      const broke = await order(tn, generatePrivateKey(), carol, USD);
+      const poor = await postJson(api("/payments"), { order: signedOrderJson(broke) });
+      assert.equal(poor.status, 422);
+      assert.equal(error(poor).code, "INSUFFICIENT_FUNDS");
+      assert.ok(poor.body.error.details.rejects.length >= 2, "more than n − threshold refused");
+      const unknown = await getJson(api(`/tx/0x${"00".repeat(32)}`));
+      assert.equal(unknown.status, 404);
+      assert.equal(error(unknown).code, "NOT_FOUND");
+      const shortHash = await getJson(api("/tx/0x1234"));
+      assert.equal(shortHash.status, 400);
+      assert.match(error(shortHash).message, /tx_hash must be 32 bytes/);
+      const badAddress = await getJson(api("/accounts/0x1234"));
+      assert.equal(badAddress.status, 400);
+      const badToken = await getJson(api(`/accounts/${carol}?token=${carol}`));
+      assert.equal(badToken.status, 400);
+      assert.match(error(badToken).message, /token must be a TIP-20 address/);
+      const badTypes = await getJson(api("/events?types=nope"));
+      assert.equal(badTypes.status, 400);
+      const method = await getJson(api("/payments"), { method: "DELETE" });
+      assert.equal(method.status, 405);
+      const huge = await postJson(api("/payments"), `{"order":"${"x".repeat(2 << 20)}"}`);
+      assert.equal(huge.status, 413);
     });
 
-    await t.step("status survives a backend restart", async () => {
-      const before = await getJson(api(`/tx/${child.tx_hash}`));
-      // A payment certified just before the restart is followed to FINALIZED after it.
-      const late = await postJson(api("/payments"), {
-        signed_tx: await signedPayment(dan, carol.address, 1n * USD, { nonce: 2n }),
+    await t.step("CORS for the configured origin; the web UI at /", async () => {
+      const preflight = await fetch(api("/payments"), {
+        method: "OPTIONS",
+        headers: {
+          origin: "http://ui.test",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type",
+        },
       });
-      assert.equal(late.status, 200, JSON.stringify(late.body));
-      await be!.backend.stop();
-      if (Deno.env.get("BACKEND_TEST_LOGS")) console.error(be!.logs.join("\n"));
-      be = await startTestBackend(net, kv);
-      const lateDone = await waitFor("late payment FINALIZED after restart", 10_000, async () => {
-        const s = await getJson(`${be!.url}/api/v1/tx/${late.body.tx_hash}`);
+      await preflight.body?.cancel();
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "http://ui.test");
+      const page = await fetch(`${a!.url}/some/route`);
+      assert.match(await page.text(), /<title>Allegro<\/title>/);
+      assert.ok(page.headers.get("etag"));
+      const doc = await getJson(api("/openapi.json"));
+      assert.equal(doc.body.openapi, "3.1.0");
+    });
+
+    await t.step("metrics parse after hostile paths; unknown paths add no series", async () => {
+      const scrape = async () => {
+        const response = await fetch(`${a!.url}/metrics`);
+        assert.equal(response.status, 200);
+        return parseMetrics(await response.text());
+      };
+      await scrape(); // the first scrape of /metrics is counted after it is answered
+      const hostile = [
+        "/api/v1/x%0Ay",
+        "/api/v1/a%22b",
+        "/api/v1/tx/%0A%22%7D",
+        "/api/v1/accounts/%22%5C",
+        "/%0Aevil_metric%201",
+      ];
+      for (const path of hostile) await (await fetch(`${a!.url}${path}`)).body?.cancel();
+      const before = await scrape();
+      for (let i = 0; i < 40; i++) {
+        await (await fetch(`${a!.url}/api/v1/random-${i}?q=${i}`)).body?.cancel();
+      }
+      const families = await scrape();
+      for (const f of families) {
+        assert.ok(f.help.length > 0, `${f.name} has # HELP`);
+        assert.match(f.name, /^[a-z_][a-z0-9_]*$/);
+      }
+      const http = (fs: MetricFamily[]) =>
+        fs.find((f) => f.name === "allegro_backend_http_requests_total")!.metrics;
+      assert.equal(http(families).length, http(before).length, "no series per path");
+      for (const m of http(families)) {
+        assert.match(m.labels!.route, /^(other|\/healthz|\/metrics|\/api\/v1\/[a-z/_:.]+)$/);
+      }
+      const names = families.map((f) => f.name);
+      for (
+        const name of [
+          "process_cpu_seconds_total",
+          "allegro_backend_settlements_total",
+          "allegro_backend_certified_expired_unsettled_total",
+          "allegro_backend_confirmations_total",
+        ]
+      ) assert.ok(names.includes(name), name);
+      const settlements = families.find((f) => f.name === "allegro_backend_settlements_total")!;
+      const settled = settlements.metrics.find((m) => m.labels!.outcome === "settled")!;
+      assert.ok(Number(settled.value) >= 2, `${settled.value} settled`);
+    });
+
+    await t.step("WatchTx and the event stream end when the backend stops", async () => {
+      const watch = (async () => {
+        try {
+          for await (const _ of connect.watchTx({ txHash: new Uint8Array(32).fill(9) })) {
+            // an unknown payment: nothing comes
+          }
+          return "ended";
+        } catch (e) {
+          return `ended with ${Code[(e as ConnectError).code]}`;
+        }
+      })();
+      const events: SseEvent[] = [];
+      const stream = await collectSse(api("/events"), events, new AbortController().signal);
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      assert.notEqual(await within(a!.backend.stop(), 10_000), "timeout", "stop() returns");
+      assert.notEqual(await within(watch, 2_000), "timeout", "WatchTx ended");
+      assert.notEqual(await within(stream.ended, 2_000), "timeout", "SSE ended");
+      assert.ok(Date.now() - started < 5_000, `stopped in ${Date.now() - started} ms`);
+      const errors = a!.logs.filter((l) => JSON.parse(l).level === "error");
+      assert.deepEqual(errors, [], "no alert and no error logged");
+    });
+
+    b = await startTestBackend(tn, "backend-b");
+    const apiB = b.api;
+    const dan = await depositor(tn, 6n * USD, 5n * USD);
+    const erin = privateKeyToAccount(generatePrivateKey()).address;
+
+    await t.step("without a settler: pending in and out until the sidecars settle", async () => {
+      await waitFor(
+        "backend b's head",
+        10_000,
+        async () => (await getJson(apiB("/chain/head"))).status === 200 || undefined,
+      );
+      const signed = await order(tn, dan.key, erin, 2n * USD);
+      const hash = bytesToHex(orderTxHash(signed.order));
+      const r = await postJson(apiB("/payments"), { order: signedOrderJson(signed) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const out = (await getJson(apiB(`/accounts/${dan.address}?token=${PATH_USD}`))).body;
+      const into = (await getJson(apiB(`/accounts/${erin}?token=${PATH_USD}`))).body;
+      assert.equal(out.tokens[0].pending_out, String(2n * USD));
+      assert.equal(out.pending[0].tx_hash, hash);
+      assert.equal(out.pending[0].direction, "out");
+      assert.equal(out.pending[0].order.amount, String(2n * USD));
+      assert.equal(into.tokens[0].pending_in, String(2n * USD));
+      const done = await waitFor("settled by the sidecars", 20_000, async () => {
+        const s = await getJson(apiB(`/tx/${hash}`));
         return s.body.stage === "FINALIZED" ? s.body : undefined;
       });
-      assert.equal((lateDone.qc as Json).qc_hash, (late.body.qc as Json).qc_hash);
-      const after = await getJson(`${be.url}/api/v1/tx/${child.tx_hash}`);
-      assert.equal(after.status, 200);
-      assert.equal((after.body.qc as Json).qc_hash, (before.body.qc as Json).qc_hash);
-      assert.deepEqual(after.body.certificates, before.body.certificates);
-      const done = await waitFor("child FINALIZED after restart", 10_000, async () => {
-        const s = await getJson(`${be!.url}/api/v1/tx/${child.tx_hash}`);
-        return s.body.stage === "FINALIZED" ? s.body : undefined;
-      });
-      assert.equal((done.timestamps as Json).certified, (before.body.timestamps as Json).certified);
-      const replay = await postJson(`${be.url}/api/v1/payments`, {
-        signed_tx: (before.body as Json).signed_tx,
-        parent_qc_hash: child.tx_hash === undefined
-          ? undefined
-          : (before.body as Json).parent_qc_hash,
-      });
-      assert.equal(replay.status, 200);
-      assert.equal((replay.body.qc as Json).qc_hash, (before.body.qc as Json).qc_hash);
+      assert.equal(done.settlement.gas_used, null, "not this backend's settlement");
+      const after = (await getJson(apiB(`/accounts/${dan.address}?token=${PATH_USD}`))).body;
+      assert.equal(after.tokens[0].pending_out, "0");
+      assert.equal(after.tokens[0].vault_balance, String(3n * USD));
     });
 
-    sseStop.abort();
-    await stream.done;
-  } catch (e) {
-    if (be) console.error(be.logs.slice(-40).join("\n"));
-    throw e;
+    await t.step(
+      "a validator down: certified by 3 of 4; GET /validators shows it down",
+      async () => {
+        await tn.net.sidecars[3].stop();
+        const down = await waitFor("grace down", 10_000, async () => {
+          const r = await getJson(apiB("/validators"));
+          const grace = r.body.validators[3];
+          return grace.status === "down" ? grace : undefined;
+        });
+        assert.equal(down.up, false);
+        assert.ok(down.error);
+        const signed = await order(tn, alice.key, dan.address, USD, { seq: 1n });
+        const r = await postJson(apiB("/payments"), { order: signedOrderJson(signed) });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.equal(r.body.outcome, "certified");
+        assert.equal(r.body.qc.certificates.length, 3);
+        const hash = r.body.tx_hash;
+        const rejects = await waitFor("grace's failure on the record", 5_000, async () => {
+          const s = await getJson(apiB(`/tx/${hash}`));
+          return s.body.rejects.length > 0 ? s.body.rejects : undefined;
+        });
+        assert.deepEqual(
+          rejects.map((x: { validator: string; kind: string }) => [x.validator, x.kind]),
+          [["grace", "unreachable"]],
+        );
+        assert.deepEqual(b!.logs.filter((l) => JSON.parse(l).level === "error"), []);
+      },
+    );
   } finally {
     sseStop.abort();
-    await be?.backend.stop();
-    await net.stop();
+    await a?.backend.stop();
+    await b?.backend.stop();
+    await tn.net.stop();
+    await Deno.remove(webDir, { recursive: true });
   }
 });

@@ -1,29 +1,36 @@
 /**
- * Assembles a running backend from its configuration: committee, store, lifecycle, chain
- * follower, validator health, board puller, aggregator, and the HTTP listeners.
+ * Assembles a running backend from its configuration: the committee (checked against the vault),
+ * the store, the lifecycle with its vault tracker and settler, the vault follower, validator
+ * health, the board puller, the aggregator, and one listener for REST, SSE, Connect, gRPC-Web and
+ * the web UI (plus an optional plain-gRPC one).
  *
  * @module
  */
 import { pathToFileURL } from "node:url";
-import { createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { privateKeyToAccount } from "viem/accounts";
 import { FastPayAggregator } from "@allegro/proto";
 import { connectSidecars, loadCommittee } from "@allegro/client";
-import { type Listener, serveFetch, serveGrpc } from "@allegro/server/listen";
+import { loadDemoAccounts } from "@allegro/server/demo-accounts";
+import { readAccountKeyFile } from "@allegro/server/keyfile";
+import { type Listener, serveConnect, serveGrpc } from "@allegro/server/listen";
 import type { Logger } from "@allegro/server/log";
+import { VaultFollower } from "@allegro/server/vault-follower";
 import { Aggregator } from "./aggregator.ts";
 import { BoardPuller } from "./boards.ts";
-import { ChainWatcher } from "./chain.ts";
+import { Chain, StartError } from "./chain.ts";
 import type { BackendConfig } from "./config.ts";
-import { loadDemoAccounts } from "@allegro/server/demo-accounts";
 import { EventHub } from "./events.ts";
 import { HealthMonitor } from "./health.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { BackendMetrics } from "./metrics.ts";
+import { isPending } from "./record.ts";
 import { httpApp } from "./rest.ts";
 import { aggregatorService } from "./service.ts";
-import { type Assets, dirAssets } from "./static.ts";
+import { Settler } from "./settler.ts";
 import { Store } from "./store.ts";
+import { Tracker } from "./tracker.ts";
+
+export { StartError };
 
 /** A started backend. */
 export interface RunningBackend {
@@ -31,21 +38,31 @@ export interface RunningBackend {
   readonly url: string;
   /** Base URL of the plain gRPC listener, if configured. */
   readonly grpcUrl?: string;
-  /** Stops listeners and background work, then closes the store. */
+  /** Stops listeners, streams and background work, then closes the store. */
   stop(): Promise<void>;
 }
 
-/** Extra wiring that is not configuration. */
+/** Wiring that is not configuration. */
 export interface BackendHooks {
-  /** Web UI assets (e.g. embedded in the executable); `--web-dir` wins when both are set. */
-  readonly assets?: Assets;
+  /** Web UI folder used when `--web-dir` is not given (the UI a shipped backend carries). */
+  readonly webDir?: string;
 }
 
 const hostUrl = (l: { hostname: string; port: number }) =>
   `http://${l.hostname.includes(":") ? `[${l.hostname}]` : l.hostname}:${l.port}`;
 
+/** Runs `load`, turning its failure into a {@linkcode StartError} that names `option`. */
+async function option<T>(option: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    throw new StartError(`${option}: ${(e as Error).message}`);
+  }
+}
+
 /**
- * Starts a backend.
+ * Starts a backend. Refuses to start ({@linkcode StartError}, naming the option) when the
+ * committee is not the vault's for its epoch, the chain is another, or a file cannot be read.
  *
  * @example
  * ```ts ignore
@@ -58,61 +75,123 @@ export async function startBackend(
   log: Logger,
   hooks: BackendHooks = {},
 ): Promise<RunningBackend> {
-  const committee = await loadCommittee(pathToFileURL(config.committee));
-  const demoAccounts = config.demoAccounts
-    ? await loadDemoAccounts(config.demoAccounts)
-    : undefined;
-  const store = await Store.open(config.kv, {
-    maxBoardEntries: config.maxBoardEntries,
-    txTtlMillis: config.txTtlMillis,
-  });
+  const committee = await option(
+    `--committee ${config.committee}`,
+    () => loadCommittee(pathToFileURL(config.committee)),
+  );
+  const chain = await Chain.connect(config.rpcUrl, committee);
+  const settlerKey = config.settlerKey &&
+    await option(
+      `--settler-key ${config.settlerKey}`,
+      () => readAccountKeyFile(config.settlerKey!),
+    );
+  const account = settlerKey ? privateKeyToAccount(settlerKey.privateKey) : undefined;
+  if (account && committee.validators.some((v) => v.settlementAddress === account.address)) {
+    throw new StartError(
+      `--settler-key ${config.settlerKey} is a validator's settlement key, which signs nothing else`,
+    );
+  }
+  const demoAccounts = config.demoAccounts &&
+    await option(
+      `--demo-accounts ${config.demoAccounts}`,
+      () => loadDemoAccounts(config.demoAccounts!),
+    );
+  if (config.webDir) {
+    const info = await option(`--web-dir ${config.webDir}`, () => Deno.stat(config.webDir!));
+    if (!info.isDirectory) throw new StartError(`--web-dir ${config.webDir} is not a folder`);
+  }
+  const webDir = config.webDir ?? hooks.webDir;
+  const store = await option(`--kv ${config.kv}`, () =>
+    Store.open(config.kv, {
+      recordTtlMillis: config.recordTtlMillis,
+      maxBoardEntries: config.maxBoardEntries,
+    }));
+
   const closing = new AbortController();
   const events = new EventHub({
     ringSize: 4096,
     queueSize: 4096,
-    maxSubscribers: config.maxSseClients,
-  });
-  const metrics = new BackendMetrics();
-  metrics.subscribersFrom(() => events.subscribers);
-  const lifecycle = new Lifecycle({
-    store,
-    committee,
-    events,
-    log,
-    cacheSize: config.certCacheSize,
-    // The chain watcher is created next; no change happens before it exists.
-    onChange: (before, after) => chain.onChange(before, after),
-  });
-  const chain: ChainWatcher = new ChainWatcher({
-    rpcUrl: config.rpcUrl,
-    pollIntervalMillis: config.chainPollMillis,
-    confirmations: config.confirmations,
-    forward: config.forward,
-    lifecycle,
-    store,
-    events,
-    log,
-    metrics,
+    maxSubscribers: config.maxStreams,
   });
   const sidecars = connectSidecars(committee);
-  const background = new Set<Promise<unknown>>();
-  const aggregator = new Aggregator({
-    committee,
-    sidecars,
-    lifecycle,
-    store,
-    log,
-    metrics,
-    timeoutMillis: config.sidecarTimeoutMillis,
-    background,
-    closing: closing.signal,
-  });
   const health = new HealthMonitor({
     sidecars,
     intervalMillis: config.healthIntervalMillis,
     timeoutMillis: config.sidecarTimeoutMillis,
     events,
     log,
+  });
+  const metrics = new BackendMetrics({
+    streams: () => events.subscribers,
+    validatorsUp: () => health.up,
+  });
+  const block = config.blockIntervalMillis;
+  const lifecycle = new Lifecycle({
+    store,
+    committee,
+    events,
+    log,
+    metrics,
+    chainTime: () => chain.time(),
+  });
+  const tracker = new Tracker({
+    lifecycle,
+    store,
+    events,
+    metrics,
+    log,
+    confirmations: config.confirmations,
+    settledAt: (r) => chain.settledAt(r.signed, r.txHash),
+  });
+  const settler = account &&
+    new Settler({
+      chain,
+      committee,
+      account,
+      feeToken: config.feeToken,
+      lifecycle,
+      log,
+      metrics,
+      minRemainingMillis: 2 * block,
+      retryMillis: block,
+    });
+  if (settler) {
+    lifecycle.listen((before, after) => {
+      const certified = after.stage === "CERTIFIED" && before?.stage !== "CERTIFIED";
+      if (certified && after.source === "submission") settler.enqueue(after.txHash);
+    });
+  }
+  for (const record of await store.openRecords()) {
+    tracker.track(record);
+    if (record.source === "submission" && record.qc && isPending(record)) {
+      settler?.enqueue(record.txHash);
+    }
+  }
+  const staleAfterMillis = 3 * block + 1000;
+  let connected = false;
+  const follower = new VaultFollower({
+    rpcUrl: config.rpcUrl,
+    vault: committee.vault,
+    fromBlock: await store.followFrom() ?? chain.vault.deployBlock,
+    onBlocks: (blocks) => tracker.apply(blocks),
+    onConnection: (up, error) => {
+      connected = up;
+      if (up) log.info("chain connection up", { rpc_url: config.rpcUrl });
+      else log.warn("chain connection down", { rpc_url: config.rpcUrl, error });
+    },
+    pollMillis: Math.max(50, Math.floor(block / 4)),
+    timeoutMillis: Math.max(500, Math.floor(staleAfterMillis / 2)),
+  });
+  const background = new Set<Promise<unknown>>();
+  const aggregator = new Aggregator({
+    committee,
+    sidecars,
+    lifecycle,
+    log,
+    metrics,
+    timeoutMillis: config.sidecarTimeoutMillis,
+    background,
+    closing: closing.signal,
   });
   const boards = config.boardPollMillis > 0
     ? new BoardPuller({
@@ -123,55 +202,56 @@ export async function startBackend(
       log,
       intervalMillis: config.boardPollMillis,
       timeoutMillis: config.sidecarTimeoutMillis,
-      cacheSize: config.certCacheSize,
     })
     : undefined;
-  await chain.start();
+  follower.start();
   health.start();
   boards?.start();
 
+  const head = () => tracker.head;
   const service = aggregatorService({
-    committee,
     aggregator,
     lifecycle,
     store,
-    chain,
+    head,
     events,
     maxPage: config.maxPage,
     watchMaxMillis: config.watchMaxMillis,
     closing: closing.signal,
   });
-  const routes = (router: ReturnType<typeof createConnectRouter>) =>
+  const routes = (router: Parameters<Parameters<typeof serveConnect>[0]["routes"]>[0]) =>
     router.service(FastPayAggregator, service);
-  const router = createConnectRouter({ grpc: false, readMaxBytes: config.maxBodyBytes });
-  routes(router);
-  const connect = new Map(
-    router.handlers.map((h) => [h.requestPath, createFetchHandler(h, { httpVersion: "1.1" })]),
-  );
   const app = httpApp({
     committee,
     aggregator,
     lifecycle,
-    store,
-    chain,
+    accounts: { chain, store, head },
+    head,
+    fresh: () => {
+      const h = tracker.head;
+      return connected && h !== undefined &&
+        Date.now() - Number(h.headerMillis) <= staleAfterMillis;
+    },
     health,
     events,
     metrics,
     log,
     maxBodyBytes: config.maxBodyBytes,
-    corsOrigins: config.corsOrigins,
     tokens: config.tokens,
     watchMaxMillis: config.watchMaxMillis,
     closing: closing.signal,
-    connect,
+    ...(webDir ? { webDir } : {}),
     ...(demoAccounts ? { demoAccounts } : {}),
-    ...(config.webDir
-      ? { assets: dirAssets(config.webDir) }
-      : hooks.assets
-      ? { assets: hooks.assets }
-      : {}),
   });
-  const listeners: Listener[] = [serveFetch(config.listen, (request) => app.fetch(request))];
+  const connectPrefix = `/${FastPayAggregator.typeName}/`;
+  const listeners: Listener[] = [serveConnect({
+    ...config.listen,
+    routes,
+    readMaxBytes: config.maxBodyBytes,
+    corsOrigins: config.corsOrigins,
+    fallback: (request) =>
+      new URL(request.url).pathname.startsWith(connectPrefix) ? undefined : app.fetch(request),
+  })];
   if (config.grpcListen) {
     listeners.push(
       await serveGrpc({ ...config.grpcListen, routes, readMaxBytes: config.maxBodyBytes }),
@@ -182,10 +262,13 @@ export async function startBackend(
     ...(listeners[1] ? { grpc: hostUrl(listeners[1]) } : {}),
     chain_id: committee.chainId,
     epoch: committee.epoch,
+    vault: committee.vault,
     validators: committee.validators.map((v) => v.name),
     threshold: committee.threshold,
-    rpc: config.rpcUrl,
+    settler: account?.address ?? null,
+    rpc_url: config.rpcUrl,
     kv: config.kv,
+    web_dir: webDir ?? null,
   });
 
   let stopped: Promise<void> | undefined;
@@ -196,8 +279,8 @@ export async function startBackend(
       stopped ??= (async () => {
         closing.abort();
         events.closeAll();
-        await Promise.all(listeners.map((l) => l.close()));
-        await Promise.all([health.stop(), boards?.stop(), chain.stop()]);
+        await Promise.allSettled(listeners.map((l) => l.close()));
+        await Promise.all([health.stop(), boards?.stop(), follower.stop(), settler?.stop()]);
         await Promise.allSettled([...background]);
         store.close();
         log.info("backend stopped", {});

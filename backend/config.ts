@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Hex, isAddress } from "viem";
+import { type Address, getAddress } from "viem";
+import { isTip20Address } from "@allegro/client";
 import {
   COMMITTEE_OPTION,
   CONFIG_OPTION,
@@ -24,19 +25,21 @@ export interface BackendConfig {
   readonly committee: string;
   readonly kv: string;
   readonly rpcUrl: string;
+  /** Account key file the backend settles with; none: it settles nothing. */
+  readonly settlerKey?: string;
+  readonly feeToken: Address;
+  readonly blockIntervalMillis: number;
+  readonly confirmations: number;
   readonly sidecarTimeoutMillis: number;
   readonly healthIntervalMillis: number;
+  /** 0: the sidecars' boards are not pulled. */
   readonly boardPollMillis: number;
-  readonly chainPollMillis: number;
-  readonly confirmations: number;
-  readonly forward: boolean;
   readonly maxBodyBytes: number;
-  readonly certCacheSize: number;
-  readonly maxBoardEntries: number;
   readonly maxPage: number;
-  readonly maxSseClients: number;
+  readonly maxBoardEntries: number;
+  readonly maxStreams: number;
   readonly watchMaxMillis: number;
-  readonly txTtlMillis: number;
+  readonly recordTtlMillis: number;
   /** Allowed CORS origins; empty: no CORS headers. `["*"]` allows any origin. */
   readonly corsOrigins: readonly string[];
   /** Folder of the web UI's static files, served at `/`. */
@@ -44,12 +47,12 @@ export interface BackendConfig {
   /** Demo accounts file (with private keys) served to the web UI; local dev networks only. */
   readonly demoAccounts?: string;
   /** Tokens `GET /api/v1/accounts/{address}` reports when no `?token=` is given. */
-  readonly tokens: readonly Hex[];
+  readonly tokens: readonly Address[];
 }
 
 /** pathUSD, AlphaUSD, BetaUSD and ThetaUSD: the TIP-20 tokens of a fresh Tempo chain. */
-export const DEFAULT_TOKENS: readonly Hex[] = [0, 1, 2, 3].map((i) =>
-  `0x20c000000000000000000000000000000000000${i}` as Hex
+export const DEFAULT_TOKENS: readonly Address[] = [0, 1, 2, 3].map((i) =>
+  getAddress(`0x20c000000000000000000000000000000000000${i}`)
 );
 
 /** Every `backend run` option, in `--help` order. */
@@ -67,13 +70,41 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     flag: "kv",
     kind: "string",
     required: true,
-    help: "Deno KV database path for tx lifecycles (created if missing)",
+    help: "Deno KV database path for payment lifecycles (created if missing; one process per path)",
   },
   {
     flag: "rpc-url",
     kind: "url",
     required: true,
-    help: "Tempo JSON-RPC endpoint, http:// or ws://",
+    protocols: ["http:", "https:"],
+    help: "Tempo JSON-RPC endpoint (http or https)",
+  },
+  {
+    flag: "settler-key",
+    kind: "string",
+    help: "account key file that settles every QC the backend forms; none: no settling",
+  },
+  {
+    flag: "fee-token",
+    kind: "string",
+    default: DEFAULT_TOKENS[0],
+    help: "TIP-20 the settler pays fees in",
+  },
+  {
+    flag: "block-interval-ms",
+    kind: "int",
+    default: "1000",
+    min: 50,
+    max: 600_000,
+    help: "the chain's block interval: vault polling, staleness and settlement timing follow it",
+  },
+  {
+    flag: "confirmations",
+    kind: "int",
+    default: "2",
+    min: 0,
+    max: 1000,
+    help: "INCLUDED in block N becomes FINALIZED at head N + this",
   },
   {
     flag: "sidecar-timeout-ms",
@@ -81,7 +112,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "2000",
     min: 50,
     max: 120_000,
-    help: "per-sidecar timeout of a submission and of a health probe",
+    help: "per-sidecar timeout of a submission, a health probe and a board pull",
   },
   {
     flag: "health-interval-ms",
@@ -97,53 +128,15 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "1000",
     min: 0,
     max: 3_600_000,
-    help: "pause between bulletin-board pulls from the sidecars (0: do not pull)",
-  },
-  {
-    flag: "chain-poll-ms",
-    kind: "int",
-    default: "250",
-    min: 10,
-    max: 60_000,
-    help: "how often the chain head is polled",
-  },
-  {
-    flag: "confirmations",
-    kind: "int",
-    default: "2",
-    min: 0,
-    max: 1000,
-    help: "INCLUDED in block N becomes FINALIZED at head N + this",
-  },
-  {
-    flag: "forward",
-    kind: "bool",
-    default: "true",
-    help: "send certified transactions to the chain too (eth_sendRawTransaction)",
+    help: "pause between pulls of the sidecars' bulletin boards (0: do not pull)",
   },
   {
     flag: "max-body-bytes",
     kind: "int",
-    default: "65536",
+    default: "1048576",
     min: 1024,
-    max: 16 << 20,
+    max: 64 << 20,
     help: "largest REST request body and Connect message",
-  },
-  {
-    flag: "cert-cache-size",
-    kind: "int",
-    default: "100000",
-    min: 16,
-    max: 10_000_000,
-    help: "verified certificates kept in memory (LRU)",
-  },
-  {
-    flag: "max-board-entries",
-    kind: "int",
-    default: "1000000",
-    min: 16,
-    max: 100_000_000,
-    help: "entries kept on the backend's bulletin board (oldest dropped first)",
   },
   {
     flag: "max-page",
@@ -151,15 +144,23 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "1000",
     min: 1,
     max: 10_000,
-    help: "most entries in one bulletin-board response",
+    help: "most entries in one GetBulletinBoard response",
   },
   {
-    flag: "max-sse-clients",
+    flag: "max-board-entries",
+    kind: "int",
+    default: "1000000",
+    min: 16,
+    max: 100_000_000,
+    help: "entries kept on the backend's merged bulletin board (oldest dropped first)",
+  },
+  {
+    flag: "max-streams",
     kind: "int",
     default: "256",
     min: 1,
     max: 100_000,
-    help: "most open GET /api/v1/events streams and Watch* streams",
+    help: "most open GET /api/v1/events, WatchTx and WatchHeads streams",
   },
   {
     flag: "watch-max-ms",
@@ -167,21 +168,21 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "600000",
     min: 1000,
     max: 86_400_000,
-    help: "longest life of one SSE or Watch* stream (clients reconnect)",
+    help: "longest life of one event stream (clients reconnect)",
   },
   {
-    flag: "tx-ttl-ms",
+    flag: "record-ttl-ms",
     kind: "int",
     default: "604800000",
     min: 60_000,
     max: 3650 * 86_400_000,
-    help: "how long a settled (FINALIZED, EXPIRED, FAILED, REJECTED) tx stays in the store",
+    help: "how long a payment's record stays in the store once nothing more can happen to it",
   },
   {
-    flag: "cors-origin",
+    flag: "cors-origins",
     kind: "list",
     default: "",
-    help: "comma-separated origins allowed by CORS, or * (default: no CORS headers)",
+    help: "origins browsers may call from (comma-separated, * for any; default: none)",
   },
   { flag: "web-dir", kind: "string", help: "folder of the web UI's static files, served at /" },
   {
@@ -195,18 +196,35 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     kind: "list",
     default: DEFAULT_TOKENS.join(","),
     hideDefault: true,
-    help: "comma-separated TIP-20 tokens reported by GET /api/v1/accounts/{address}",
+    help:
+      "TIP-20 tokens GET /api/v1/accounts/{address} reports [default: the four of a fresh chain]",
   },
 ];
 
-/** The `--help` text of `backend run`. */
+/**
+ * The `--help` text of `backend run`.
+ *
+ * @example
+ * ```ts
+ * import { runHelp } from "./config.ts";
+ *
+ * console.log(runHelp().startsWith("Usage: backend run [options]")); // true
+ * ```
+ */
 export function runHelp(): string {
   return optionsHelp("Usage: backend run [options]", RUN_OPTIONS);
 }
 
+function tip20(flag: string, value: string): Address {
+  if (!isTip20Address(value)) {
+    throw new ConfigError(`--${flag} must be TIP-20 addresses (0x20c0…), got "${value}"`);
+  }
+  return getAddress(value);
+}
+
 /**
  * Reads `backend run` flags and the optional config file into a validated
- * {@linkcode BackendConfig}; throws {@linkcode ConfigError} naming the option.
+ * {@linkcode BackendConfig}; throws {@linkcode ConfigError} naming the option and the value.
  *
  * @example
  * ```ts
@@ -215,25 +233,20 @@ export function runHelp(): string {
  * const config = await parseRunConfig([
  *   "--committee", "committee.json", "--kv", "backend.kv", "--rpc-url", "http://127.0.0.1:8545",
  * ]);
- * console.log(config.listen.port); // 8080
+ * console.log(config.listen.port, config.confirmations); // 8080 2
  * ```
  */
 export async function parseRunConfig(args: readonly string[]): Promise<BackendConfig> {
   const o = await readOptions(args, RUN_OPTIONS, "backend run");
   const grpcListen = o.address("grpc-listen");
+  const settlerKey = o.string("settler-key");
   const webDir = o.string("web-dir");
   const demoAccounts = o.string("demo-accounts");
-  const tokens = o.list("tokens");
-  for (const token of tokens) {
-    if (!isAddress(token, { strict: false })) {
-      throw new ConfigError(`--tokens must be addresses, got "${token}"`);
-    }
-  }
-  const corsOrigins = o.list("cors-origin");
+  const corsOrigins = o.list("cors-origins");
   for (const origin of corsOrigins) {
-    if (origin !== "*" && !URL.canParse(origin)) {
+    if (origin !== "*" && !/^https?:\/\/[^/]+$/.test(origin)) {
       throw new ConfigError(
-        `--cors-origin must be * or origins like http://host:port, got "${origin}"`,
+        `--cors-origins must be * or origins like http://host:port, got "${origin}"`,
       );
     }
   }
@@ -243,22 +256,22 @@ export async function parseRunConfig(args: readonly string[]): Promise<BackendCo
     committee: o.string("committee")!,
     kv: o.string("kv")!,
     rpcUrl: o.url("rpc-url"),
+    ...(settlerKey ? { settlerKey } : {}),
+    feeToken: tip20("fee-token", o.string("fee-token")!),
+    blockIntervalMillis: o.int("block-interval-ms"),
+    confirmations: o.int("confirmations"),
     sidecarTimeoutMillis: o.int("sidecar-timeout-ms"),
     healthIntervalMillis: o.int("health-interval-ms"),
     boardPollMillis: o.int("board-poll-ms"),
-    chainPollMillis: o.int("chain-poll-ms"),
-    confirmations: o.int("confirmations"),
-    forward: o.bool("forward"),
     maxBodyBytes: o.int("max-body-bytes"),
-    certCacheSize: o.int("cert-cache-size"),
-    maxBoardEntries: o.int("max-board-entries"),
     maxPage: o.int("max-page"),
-    maxSseClients: o.int("max-sse-clients"),
+    maxBoardEntries: o.int("max-board-entries"),
+    maxStreams: o.int("max-streams"),
     watchMaxMillis: o.int("watch-max-ms"),
-    txTtlMillis: o.int("tx-ttl-ms"),
+    recordTtlMillis: o.int("record-ttl-ms"),
     corsOrigins,
     ...(webDir ? { webDir } : {}),
     ...(demoAccounts ? { demoAccounts } : {}),
-    tokens: tokens.map((t) => t.toLowerCase() as Hex),
+    tokens: o.list("tokens").map((t) => tip20("tokens", t)),
   };
 }

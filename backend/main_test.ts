@@ -11,29 +11,62 @@ async function run(args: string[], cwd = root) {
     cwd,
     stdout: "piped",
     stderr: "piped",
-  })
-    .output();
+  }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   return { code: out.code, text };
 }
 
 const PERMS = ["--allow-net", "--allow-read", "--allow-write"];
+const MAIN = join(root, "backend", "main.ts");
 
-Deno.test("backend CLI: --help, usage errors", async () => {
-  const main = join(root, "backend", "main.ts");
-  const help = await run(["run", ...PERMS, main, "run", "--help"]);
+Deno.test("backend CLI: its own --help, usage errors naming the option and the value", async () => {
+  const usage = await run(["run", ...PERMS, MAIN, "--help"]);
+  assert.equal(usage.code, 0, usage.text);
+  assert.match(usage.text, /Allegro backend/);
+  assert.match(usage.text, /backend run \[options\]/);
+  const help = await run(["run", ...PERMS, MAIN, "run", "--help"]);
   assert.equal(help.code, 0, help.text);
-  for (const flag of ["--committee", "--kv", "--rpc-url", "--cors-origin", "--web-dir"]) {
+  assert.match(help.text, /^Usage: backend run \[options\]/);
+  for (const flag of ["--committee", "--kv", "--rpc-url", "--settler-key", "--cors-origins"]) {
     assert.match(help.text, new RegExp(flag));
   }
-  const usage = await run(["run", ...PERMS, main]);
-  assert.equal(usage.code, 2);
-  assert.match(usage.text, /backend run/);
-  const missing = await run(["run", ...PERMS, main, "run", "--kv", "x.kv"]);
+  const none = await run(["run", ...PERMS, MAIN]);
+  assert.equal(none.code, 2);
+  assert.match(none.text, /backend run/);
+  const missing = await run(["run", ...PERMS, MAIN, "run", "--kv", "x.kv"]);
   assert.equal(missing.code, 2);
   assert.match(missing.text, /--committee is required/);
-  const bad = await run(["run", ...PERMS, main, "run", "--nope"]);
-  assert.equal(bad.code, 2);
+  const ws = await run([
+    "run",
+    ...PERMS,
+    MAIN,
+    "run",
+    "--committee",
+    "c.json",
+    "--kv",
+    "x.kv",
+    "--rpc-url",
+    "ws://127.0.0.1:8545",
+  ]);
+  assert.equal(ws.code, 2);
+  assert.match(ws.text, /--rpc-url must be a http or https URL, got "ws:\/\/127\.0\.0\.1:8545"/);
+  const unknown = await run(["run", ...PERMS, MAIN, "run", "--nope"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.text, /--nope/);
+  const committee = await run([
+    "run",
+    ...PERMS,
+    MAIN,
+    "run",
+    "--committee",
+    "/nonexistent/committee.json",
+    "--kv",
+    "x.kv",
+    "--rpc-url",
+    "http://127.0.0.1:1",
+  ]);
+  assert.equal(committee.code, 1);
+  assert.match(committee.text, /--committee \/nonexistent\/committee\.json: /);
 });
 
 Deno.test("the backend bundles into one file that runs with --no-config", async () => {

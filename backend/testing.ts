@@ -1,75 +1,62 @@
 /**
- * Test fixtures for the backend: a local network (anvil + sidecar processes), an in-process
- * backend on it, funded payers, signed payments and an SSE reader. Not part of the executable.
+ * Test fixtures for the backend: a local network (anvil, the vault, four sidecar processes), a
+ * backend running in this process on it, payers with funds in the vault, signed orders, JSON
+ * calls and an SSE reader. Not part of the executable.
  *
  * @module
  */
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Hex, hexToBytes } from "viem";
-import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
+import { type Address, type Hex, hexToBytes } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
-  allegroNonceKey,
   type Committee,
+  connectSidecars,
   loadCommittee,
-  signPaymentTransaction,
+  NO_PARENT,
+  type SignedOrder,
+  signOrder,
 } from "@allegro/client";
-import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "@allegro/server/anvil";
+import { fund, FUNDER_KEYS, PATH_USD } from "@allegro/server/anvil";
+import { writeAccountKeyFile } from "@allegro/server/keyfile";
 import {
-  type LocalCommittee,
-  type SidecarProcess,
-  spawnSidecars,
-  writeCommittee,
-} from "@allegro/server/network";
+  fundAndDeposit,
+  type LocalNetwork,
+  startLocalNetwork,
+} from "@allegro/server/local-network";
+import { SETTLER_FUNDS } from "@allegro/server/network";
 import { jsonLogger } from "@allegro/server/log";
 import { type RunningBackend, startBackend } from "./app.ts";
 import { parseRunConfig } from "./config.ts";
 
 /** One USD in base units (6 decimals). */
 export const USD = 1_000_000n;
-/** The most fee a test payment can cost: ceil(100000 gas × 20 gwei / 10^12). */
-export const MAX_FEE = 2000n;
 
-/** A chain, a committee and the sidecars that run. */
+/** A local network of four sidecars (1 s blocks), its committee, and a funded settler key. */
 export interface TestNetwork {
-  readonly dir: string;
-  readonly anvil: Anvil;
-  readonly local: LocalCommittee;
+  readonly net: LocalNetwork;
   readonly committee: Committee;
-  readonly sidecars: SidecarProcess[];
-  /** Stops sidecars and anvil and removes the folder. */
-  stop(): Promise<void>;
+  /** An account key file with funds to pay settlement fees. */
+  readonly settlerKey: string;
 }
 
-/**
- * Starts anvil (1 s blocks) and sidecar processes for the first `running` of `names`.
- */
-export async function startNetwork(
-  names: readonly string[],
-  running: number = names.length,
-): Promise<TestNetwork> {
-  const dir = await Deno.makeTempDir({ prefix: "allegro-backend-" });
-  const anvil = await startAnvil({ blockTimeSeconds: 1 });
-  const sidecars: SidecarProcess[] = [];
-  const stop = async () => {
-    await Promise.all(sidecars.map((s) => s.stop()));
-    await anvil.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
+/** Starts anvil, the vault and four sidecars (no backend process). */
+export async function startTestNetwork(): Promise<TestNetwork> {
+  const net = await startLocalNetwork({ validators: 4, blockTimeSeconds: 1, backend: false });
   try {
-    const local = await writeCommittee(dir, names, { chainId: anvil.chainId });
-    const committee = await loadCommittee(pathToFileURL(local.path));
-    sidecars.push(
-      ...await spawnSidecars({
-        committee: local,
-        rpcUrl: anvil.wsUrl,
-        dir,
-        validators: local.validators.slice(0, running),
-        gossip: false,
-      }),
-    );
-    return { dir, anvil, local, committee, sidecars, stop };
+    const committee = await loadCommittee(pathToFileURL(net.committee.path));
+    const settlerKey = join(net.dataDir, "backend.settler.key");
+    const settler = await writeAccountKeyFile(settlerKey);
+    await fund(net, {
+      from: FUNDER_KEYS[1],
+      to: settler.address,
+      token: PATH_USD,
+      amount: SETTLER_FUNDS,
+      feeToken: PATH_USD,
+    });
+    return { net, committee, settlerKey };
   } catch (e) {
-    await stop();
+    await net.stop();
     throw e;
   }
 }
@@ -79,21 +66,23 @@ export interface TestBackend {
   readonly backend: RunningBackend;
   readonly url: string;
   readonly logs: string[];
+  /** `url` + `/api/v1` + `path`. */
+  api(path: string): string;
 }
 
-/** Starts a backend on `net` with test-friendly timings; `args` override. */
+/** Starts a backend on `t` with test-friendly timings and a KV of its own; `args` add or override. */
 export async function startTestBackend(
-  net: TestNetwork,
-  kvPath: string,
+  t: TestNetwork,
+  name: string,
   args: readonly string[] = [],
 ): Promise<TestBackend> {
   const config = await parseRunConfig([
     "--committee",
-    net.local.path,
+    t.net.committee.path,
     "--kv",
-    kvPath,
+    join(t.net.dataDir, `${name}.kv`),
     "--rpc-url",
-    net.anvil.rpcUrl,
+    t.net.rpcUrl,
     "--listen",
     "127.0.0.1:0",
     "--confirmations",
@@ -103,56 +92,107 @@ export async function startTestBackend(
     "--health-interval-ms",
     "200",
     "--board-poll-ms",
-    "200",
-    "--chain-poll-ms",
-    "100",
+    "250",
     ...args,
   ]);
   const logs: string[] = [];
-  const backend = await startBackend(config, jsonLogger("backend", (line) => logs.push(line)));
-  return { backend, url: backend.url, logs };
+  const backend = await startBackend(config, jsonLogger(name, (line) => logs.push(line)));
+  return { backend, url: backend.url, logs, api: (path) => `${backend.url}/api/v1${path}` };
 }
 
-/** Fresh accounts, each funded with `amount` pathUSD (in parallel, one funder each). */
-export async function fundedAccounts(
-  anvil: Anvil,
-  amounts: readonly bigint[],
-): Promise<PrivateKeyAccount[]> {
-  const accounts = amounts.map(() => privateKeyToAccount(generatePrivateKey()));
-  await Promise.all(accounts.map((a, i) =>
-    amounts[i] > 0n
-      ? fund(anvil, {
-        from: FUNDER_KEYS[i % FUNDER_KEYS.length],
-        to: a.address,
-        token: PATH_USD,
-        amount: amounts[i],
-        feeToken: PATH_USD,
-      })
-      : Promise.resolve()
-  ));
-  return accounts;
+/**
+ * A new account with `wallet` pathUSD, `deposit` of which it put into the vault — once every
+ * sidecar has seen the deposit (`GetLane`).
+ */
+export async function depositor(
+  t: TestNetwork,
+  wallet: bigint,
+  deposit: bigint,
+): Promise<{ key: Hex; address: Address }> {
+  const key = generatePrivateKey();
+  const address = privateKeyToAccount(key).address;
+  await fundAndDeposit(t.net, key, { wallet, deposit });
+  const sidecars = connectSidecars(t.committee);
+  await waitFor("every sidecar to see the deposit", 10_000, async () => {
+    const lanes = await Promise.all(
+      sidecars.map(({ client }) =>
+        client.getLane({ payer: hexToBytes(address), token: hexToBytes(PATH_USD) })
+      ),
+    );
+    return lanes.every((l) => BigInt(l.balance) === deposit) || undefined;
+  });
+  return { key, address };
 }
 
-/** A signed payment of `amount` pathUSD (Allegro lane 1, nonce `nonce`, valid 5 min). */
-export async function signedPayment(
-  from: PrivateKeyAccount,
-  to: Hex,
+/** An order of `amount` pathUSD from `key` to `to`, valid 30 s (or until `validBefore`), signed. */
+export function order(
+  t: TestNetwork,
+  key: Hex,
+  to: Address,
   amount: bigint,
-  options: { chainId?: bigint; nonce?: bigint; memo?: Uint8Array } = {},
-): Promise<Hex> {
-  return await signPaymentTransaction(from, {
-    chainId: options.chainId ?? 1337n,
-    token: PATH_USD,
+  options: { seq?: bigint; parent?: Hex; validBefore?: bigint; chainId?: bigint } = {},
+): Promise<SignedOrder> {
+  const payer = privateKeyToAccount(key);
+  return signOrder(payer, {
+    chainId: options.chainId ?? t.committee.chainId,
+    vault: t.committee.vault,
+    payer: payer.address,
     recipient: to,
+    token: PATH_USD,
     amount,
-    ...(options.memo ? { memo: options.memo } : {}),
-    nonceKey: allegroNonceKey(1n),
-    nonce: options.nonce ?? 0n,
-    validBefore: BigInt(Math.floor(Date.now() / 1000)) + 300n,
-    gas: 100_000n,
-    maxFeePerGas: 20_000_000_000n,
-    maxPriorityFeePerGas: 0n,
-    feeToken: PATH_USD,
+    fee: 0n,
+    seq: options.seq ?? 0n,
+    validBefore: options.validBefore ?? BigInt(Date.now() + 30_000),
+    parent: options.parent ?? NO_PARENT,
+    exit: false,
+    memo: NO_PARENT,
+  });
+}
+
+/** Polls `fn` every 100 ms until it returns something other than `undefined`, for `millis`. */
+export async function waitFor<T>(
+  what: string,
+  millis: number,
+  fn: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + millis;
+  while (Date.now() < deadline) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${millis} ms waiting for ${what}`);
+}
+
+/** A JSON answer. */
+export interface JsonAnswer {
+  readonly status: number;
+  // deno-lint-ignore no-explicit-any
+  readonly body: any;
+  readonly headers: Headers;
+}
+
+/** `fetch` + JSON: the status, the parsed body and the headers. */
+export async function getJson(url: string, init?: RequestInit): Promise<JsonAnswer> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text), headers: response.headers };
+  } catch {
+    throw new Error(`${url}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`);
+  }
+}
+
+/** POSTs `body` (a string as is, anything else as JSON) with `content-type`. */
+export function postJson(
+  url: string,
+  body: unknown,
+  contentType = "application/json",
+): Promise<JsonAnswer> {
+  return getJson(url, {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
 
@@ -160,24 +200,26 @@ export async function signedPayment(
 export interface SseEvent {
   readonly event: string;
   readonly id?: string;
-  readonly data: Record<string, string>;
+  // deno-lint-ignore no-explicit-any
+  readonly data: any;
 }
 
 /**
- * Opens `url` as an event stream and collects its events into `events` until `signal` aborts;
- * resolves once the stream is open (its `ready` event arrived).
+ * Opens `url` as an event stream and collects its events (`ready` included) into `events`
+ * until the stream ends or `signal` aborts; resolves once the `ready` event arrived, with a
+ * promise of the stream's end.
  */
 export async function collectSse(
   url: string,
   events: SseEvent[],
   signal: AbortSignal,
-): Promise<{ done: Promise<void> }> {
+): Promise<{ ended: Promise<void> }> {
   const response = await fetch(url, { signal, headers: { accept: "text/event-stream" } });
   if (!response.ok || !response.body) {
     throw new Error(`SSE ${url}: HTTP ${response.status} ${await response.text()}`);
   }
   const ready = Promise.withResolvers<void>();
-  const done = (async () => {
+  const ended = (async () => {
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     try {
@@ -198,11 +240,8 @@ export async function collectSse(
             else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
           }
           if (data.length === 0) continue;
-          if (event === "ready") {
-            ready.resolve();
-            continue;
-          }
           events.push({ event, ...(id ? { id } : {}), data: JSON.parse(data.join("\n")) });
+          if (event === "ready") ready.resolve();
         }
       }
     } catch {
@@ -213,48 +252,5 @@ export async function collectSse(
     }
   })();
   await ready.promise;
-  return { done };
+  return { ended };
 }
-
-/** Polls `fn` every 100 ms until it returns a value other than `undefined`, for `millis`. */
-export async function waitFor<T>(
-  what: string,
-  millis: number,
-  fn: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + millis;
-  while (Date.now() < deadline) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${millis} ms waiting for ${what}`);
-}
-
-/** `fetch` + JSON: the status and the parsed body. */
-export async function getJson(
-  url: string,
-  init?: RequestInit,
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const response = await fetch(url, init);
-  const text = await response.text();
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`${url}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`);
-  }
-  return { status: response.status, body, headers: response.headers };
-}
-
-/** POSTs `body` as JSON. */
-export function postJson(url: string, body: unknown) {
-  return getJson(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-}
-
-/** Bytes of a 0x hex string. */
-export const bytes = (hex: string): Uint8Array => hexToBytes(hex as Hex);
