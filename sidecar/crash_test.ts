@@ -3,13 +3,14 @@
  * payers is killed with SIGKILL at random moments and restarted on the same store, 20 times and
  * more. Afterwards every certificate a client received is on its board, and every key it signed
  * answers `EQUIVOCATION` to a conflicting order and the very same certificate bytes to the same
- * order: nothing a client was given was lost, and no key was signed twice.
+ * order: nothing a client was given was lost, and no key was signed twice. Then every order
+ * settles, and the vault holds what its accounts own.
  */
 import assert from "node:assert/strict";
 import { bytesToHex, type Hex } from "viem";
 import { toBinary } from "@bufbuild/protobuf";
 import { ValidatorCertificateSchema } from "@allegro/proto";
-import { assembleQuorumCertificate, type CertifiedOrder, type SignedOrder } from "@allegro/client";
+import { assembleQuorumCertificate, type CertifiedOrder } from "@allegro/client";
 import {
   type Answer,
   assertRejected,
@@ -25,6 +26,8 @@ import {
 
 const KILLS = 20;
 const PAYERS = 4;
+/** A payer's pause after each certificate (ms): a steady load, and a few hundred orders to settle. */
+const PACE = 100;
 
 /** A small seeded generator (mulberry32), so a failing run can be told apart by its seed. */
 function random(seed: number): () => number {
@@ -38,9 +41,9 @@ function random(seed: number): () => number {
   };
 }
 
-/** What a payer's client received: each order with its certificate. */
+/** What a payer's client received: each order with its certificate, a QC of a committee of one. */
 interface Received {
-  readonly signed: SignedOrder;
+  readonly certified: CertifiedOrder;
   readonly answer: Answer;
 }
 
@@ -71,9 +74,10 @@ async function load(
         continue;
       }
       if (answer.certificate) {
-        received.push({ signed, answer });
         const qc = assembleQuorumCertificate(net.committee, [answer.certificate])!;
         previous = { signed, txHash: answer.txHash, qc };
+        received.push({ certified: previous, answer });
+        await sleep(PACE);
         break;
       }
       assertRejected(answer, "TEMPORARY_UNAVAILABLE", []);
@@ -130,7 +134,7 @@ networkTest(`a sidecar killed ${KILLS} times under load keeps every certificate 
   const queue = [...received];
   const check = async () => {
     for (let r = queue.pop(); r !== undefined; r = queue.pop()) {
-      const { signed, answer } = r;
+      const { certified: { signed }, answer } = r;
       const what = `seq ${signed.order.seq} of ${signed.order.payer} (seed ${seed})`;
       assert.equal(onBoard.get(answer.txHash), answer.certificateBytes, `${what} is on the board`);
       const replay = await net.submit(0, request(signed));
@@ -144,5 +148,13 @@ networkTest(`a sidecar killed ${KILLS} times under load keeps every certificate 
     }
   };
   await Promise.all(Array.from({ length: 8 }, check));
+  // Every order it certified settles, 50 to a batch.
+  const orders = received.map((r) => r.certified);
+  const batches = Array.from(
+    { length: Math.ceil(orders.length / 50) },
+    (_, i) => orders.slice(50 * i, 50 * i + 50),
+  );
+  await Promise.all(batches.map((batch) => net.settle(batch)));
+  await net.assertSettled(orders);
   await net.assertConservation();
 });
