@@ -235,6 +235,12 @@ Deno.test({
       assert.equal(badHex.status, 400);
       assert.equal(error(badHex).code, "INVALID_FORMAT");
       assert.match(error(badHex).message, /order\.order\.vault .*"0xzz"/);
+      const zero = await postJson(api("/payments"), {
+        order: { ...json, order: { ...json.order, amount: "0" } },
+      });
+      assert.equal(zero.status, 400);
+      assert.equal(error(zero).code, "INVALID_FORMAT");
+      assert.match(error(zero).message, /order\.amount/);
       const unknownField = await postJson(api("/payments"), { order: json, amount: "1" });
       assert.equal(unknownField.status, 400);
       assert.match(error(unknownField).message, /amount is not a known field/);
@@ -326,6 +332,14 @@ Deno.test({
       for (const m of http(families)) {
         assert.match(m.labels!.route, /^(other|\/healthz|\/metrics|\/api\/v1\/[a-z/_:.]+)$/);
       }
+      const streams = (fs: MetricFamily[]) =>
+        fs.find((f) => f.name === "allegro_backend_event_streams")!.metrics[0].value;
+      for (let i = 0; i < 3; i++) {
+        const head = await fetch(api("/events"), { method: "HEAD" });
+        await head.body?.cancel();
+        assert.equal(head.status, 200);
+      }
+      assert.equal(streams(await scrape()), streams(families), "HEAD holds no stream");
       const names = families.map((f) => f.name);
       for (
         const name of [

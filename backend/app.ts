@@ -132,16 +132,17 @@ export async function startBackend(
     events,
     log,
     metrics,
-    chainTime: () => chain.time(),
+    // The node's latest block, else the last one processed: chain time either way.
+    chainTime: async (): Promise<bigint | undefined> => await chain.time() ?? tracker.head?.time,
   });
-  const tracker = new Tracker({
+  const tracker: Tracker = new Tracker({
     lifecycle,
     store,
     events,
     metrics,
     log,
     confirmations: config.confirmations,
-    settledAt: (r) => chain.settledAt(r.signed, r.txHash),
+    settledAt: (r, latest) => chain.settledAt(r.signed, r.txHash, latest),
   });
   const settler = account &&
     new Settler({

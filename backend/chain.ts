@@ -49,8 +49,8 @@ export class StartError extends Error {
 /** Where an order settled. */
 export interface SettledAt {
   readonly blockHeight: bigint;
-  /** The settlement transaction. */
-  readonly transaction: Hex;
+  /** The settlement transaction, when its log could be read. */
+  readonly transaction?: Hex;
 }
 
 /** One token of an account: its wallet, its vault balance and pending forced exit. */
@@ -132,8 +132,16 @@ export class Chain {
     return this.#time.value;
   }
 
-  /** Where `signed` (of `txHash`) settled, or `undefined` while its key is unsettled or another order's. */
-  async settledAt(signed: SignedOrder, txHash: Hex): Promise<SettledAt | undefined> {
+  /**
+   * Where `signed` (of `txHash`) settled, or `undefined` while its key is unsettled or another
+   * order's. When the `Settled` log cannot be read (a node may refuse so long a range), the
+   * order settled by block `latest` at the latest, and that is where it is said to be.
+   */
+  async settledAt(
+    signed: SignedOrder,
+    txHash: Hex,
+    latest: bigint,
+  ): Promise<SettledAt | undefined> {
     const o = signed.order;
     const settled = await readSettledTxHash(this.client, o.vault, o.payer, o.token, o.seq);
     if (settled?.toLowerCase() !== txHash.toLowerCase()) return undefined;
@@ -143,8 +151,8 @@ export class Chain {
       args: { txHash },
       fromBlock: this.vault.deployBlock,
       toBlock: "latest",
-    });
-    if (log?.blockNumber == null || log.transactionHash == null) return undefined;
+    }).catch(() => []);
+    if (log?.blockNumber == null || log.transactionHash == null) return { blockHeight: latest };
     return { blockHeight: log.blockNumber, transaction: log.transactionHash };
   }
 

@@ -267,6 +267,8 @@ export function httpApp(deps: HttpDeps): Hono {
     if (last !== undefined && !/^\d{1,15}$/.test(last)) {
       throw new InputError(`last event id must be a decimal number, got ${JSON.stringify(last)}`);
     }
+    // A HEAD request reads no body: it must not hold a stream slot.
+    if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream" });
     const sub = events.subscribe(
       {
         ...(types ? { types } : {}),

@@ -49,8 +49,8 @@ export interface TrackerDeps {
   readonly metrics: BackendMetrics;
   readonly log: Logger;
   readonly confirmations: number;
-  /** Where the vault says this order settled, if it did (see `Chain.settledAt`). */
-  readonly settledAt: (record: TxRecord) => Promise<SettledAt | undefined>;
+  /** Where the vault says this order settled, if it did, by block `latest` (`Chain.settledAt`). */
+  readonly settledAt: (record: TxRecord, latest: bigint) => Promise<SettledAt | undefined>;
 }
 
 const now = () => BigInt(Date.now());
@@ -128,7 +128,7 @@ export class Tracker {
             await lifecycle.move(txHash, "FINALIZED", { blockHeight: w.blockHeight });
           }
         } else if (w.validBefore <= block.time) {
-          await this.#expire(txHash, w);
+          await this.#expire(txHash, w, block.height);
         }
       }
     }
@@ -142,19 +142,19 @@ export class Tracker {
   async #included(txHash: Hex, at: SettledAt): Promise<void> {
     await this.#deps.lifecycle.update(txHash, (r) => {
       if (r === undefined || !canMove(r.stage, "INCLUDED")) return undefined;
-      const settlement = r.settlement?.txHash === at.transaction
+      const settlement = at.transaction === undefined || r.settlement?.txHash === at.transaction
         ? r.settlement
         : { txHash: at.transaction };
       return withStage({ ...r, settlement }, "INCLUDED", now(), { blockHeight: at.blockHeight });
     });
   }
 
-  /** `validBefore` has passed: `EXPIRED`, unless the vault says it settled after all. */
-  async #expire(txHash: Hex, w: Watched): Promise<void> {
+  /** `validBefore` has passed at block `height`: `EXPIRED`, unless the vault says it settled. */
+  async #expire(txHash: Hex, w: Watched, height: bigint): Promise<void> {
     if (w.certified) {
       const record = await this.#deps.lifecycle.get(txHash);
       if (record === undefined) return;
-      const settled = await this.#deps.settledAt(record);
+      const settled = await this.#deps.settledAt(record, height);
       if (settled) return await this.#included(txHash, settled);
     }
     await this.#deps.lifecycle.move(txHash, "EXPIRED");
