@@ -5,7 +5,8 @@
  * (INCLUDED in the next blocks, then FINALIZED) and the vault's balances follow; `GET /accounts`,
  * Connect, REST errors, CORS, the web UI, metrics after hostile paths; its streams end when it
  * stops. The second, without a settler: pending in and out until the sidecars settle, and a
- * validator down — certified by 3 of 4, shown down by `GET /validators`.
+ * validator down — certified by 3 of 4, shown down by `GET /validators` —, and a restart that
+ * resumes from its store.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -378,6 +379,7 @@ Deno.test({
     });
 
     b = await startTestBackend(tn, "backend-b");
+    let danHash = "";
     const apiB = b.api;
     const dan = await depositor(tn, 6n * USD, 5n * USD);
     const erin = privateKeyToAccount(generatePrivateKey()).address;
@@ -389,7 +391,7 @@ Deno.test({
         async () => (await getJson(apiB("/chain/head"))).status === 200 || undefined,
       );
       const signed = await order(tn, dan.key, erin, 2n * USD);
-      const hash = bytesToHex(orderTxHash(signed.order));
+      const hash = danHash = bytesToHex(orderTxHash(signed.order));
       const r = await postJson(apiB("/payments"), { order: signedOrderJson(signed) });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const out = (await getJson(apiB(`/accounts/${dan.address}?token=${PATH_USD}`))).body;
@@ -435,6 +437,29 @@ Deno.test({
           [["grace", "unreachable"]],
         );
         assert.deepEqual(b!.logs.filter((l) => JSON.parse(l).level === "error"), []);
+      },
+    );
+
+    await t.step(
+      "a restart resumes from the store: records, QCs and the vault position",
+      async () => {
+        const before = (await getJson(apiB(`/tx/${danHash}`))).body;
+        const height = BigInt((await getJson(apiB("/chain/head"))).body.height);
+        await b!.backend.stop();
+        b = await startTestBackend(tn, "backend-b");
+        const after = await getJson(b.api(`/tx/${danHash}`));
+        assert.equal(after.status, 200);
+        assert.deepEqual(after.body, before);
+        const head = await waitFor("the next block", 10_000, async () => {
+          const r = await getJson(b!.api("/chain/head"));
+          return r.status === 200 && BigInt(r.body.height) > height ? r.body : undefined;
+        });
+        assert.ok(BigInt(head.height) > height);
+        const started = b.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "backend started");
+        assert.ok(
+          BigInt(started.follow_from) > tn.net.committee.vaultBlock + 1n,
+          "resumed, not replayed",
+        );
       },
     );
   } finally {

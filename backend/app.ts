@@ -170,10 +170,11 @@ export async function startBackend(
   }
   const staleAfterMillis = 3 * block + 1000;
   let connected = false;
+  const followFrom = await store.followFrom() ?? chain.vault.deployBlock;
   const follower = new VaultFollower({
     rpcUrl: config.rpcUrl,
     vault: committee.vault,
-    fromBlock: await store.followFrom() ?? chain.vault.deployBlock,
+    fromBlock: followFrom,
     onBlocks: (blocks) => tracker.apply(blocks),
     onConnection: (up, error) => {
       connected = up;
@@ -269,6 +270,7 @@ export async function startBackend(
     settler: account?.address ?? null,
     rpc_url: config.rpcUrl,
     kv: config.kv,
+    follow_from: followFrom,
     web_dir: webDir ?? null,
   });
 
