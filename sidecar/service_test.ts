@@ -48,7 +48,7 @@ class Lane {
   readonly #recipient: Address;
   #previous: CertifiedOrder | undefined;
   #pending: SignedOrder | undefined;
-  readonly certified: { signed: SignedOrder; answer: Answer }[] = [];
+  readonly certified: { certified: CertifiedOrder; answer: Answer }[] = [];
 
   constructor(net: TestNetwork, payer: Payer, recipient: Address) {
     this.#net = net;
@@ -72,7 +72,7 @@ class Lane {
       const qc = assembleQuorumCertificate(this.#net.committee, [answer.certificate])!;
       this.#previous = { signed, txHash: answer.txHash, qc };
       this.#pending = undefined;
-      this.certified.push({ signed, answer });
+      this.certified.push({ certified: this.#previous, answer });
     }
     return answer;
   }
@@ -252,7 +252,7 @@ networkTest("a sidecar's service: lanes, board, info, health, metrics, and a bla
     assert.ok(BigInt(body.head.time) >= await net.chainTime() - 3000n);
 
     const before = await readMetrics(net.url(0));
-    const replay = await net.submit(0, request(lanes.bob.certified[0].signed));
+    const replay = await net.submit(0, request(lanes.bob.certified[0].certified.signed));
     assert.ok(replay.certificate);
     assertRejected(await lanes.bob.next(100n * USD), "INSUFFICIENT_FUNDS", []);
     const elsewhere = await net.order(alice, {
@@ -306,7 +306,7 @@ networkTest("a sidecar's service: lanes, board, info, health, metrics, and a bla
         // Replays are still answered.
         const old = lanes.alice.certified[0];
         assert.equal(
-          (await net.submit(0, request(old.signed))).certificateBytes,
+          (await net.submit(0, request(old.certified.signed))).certificateBytes,
           old.answer.certificateBytes,
         );
       } finally {
@@ -337,6 +337,16 @@ networkTest("a sidecar's service: lanes, board, info, health, metrics, and a bla
         15_000,
         async () => (await lanes.alice.next()).certificate,
       );
+    },
+  );
+
+  await t.step(
+    "every order it certified settles, and the vault holds what its accounts own",
+    async () => {
+      const orders = [...lanes.alice.certified, ...lanes.bob.certified].map((c) => c.certified);
+      await net.settle(orders);
+      await net.assertSettled(orders);
+      await net.assertConservation();
     },
   );
 });
