@@ -59,14 +59,20 @@ export const PATH_USD: Address = "0x20c0000000000000000000000000000000000000";
  * How an {@linkcode AllegroClient} is set up. Only `committee` and `wallet` are required.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { AllegroClient, type AllegroClientOptions, Wallet } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
  * const options: AllegroClientOptions = {
- *   committee,
- *   wallet,
+ *   committee: testCommittee(4).committee,
+ *   wallet: new Wallet(privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")),
  *   backendUrl: "http://127.0.0.1:8080",
  *   token: "0x20c0000000000000000000000000000000000001",
  *   validForMillis: 30_000,
  * };
+ * const client = new AllegroClient(options); // nothing is contacted yet
+ * console.log(client.sidecars.length); // 4
  * ```
  */
 export interface AllegroClientOptions {
@@ -94,8 +100,15 @@ export interface AllegroClientOptions {
  * What to pay.
  *
  * @example
- * ```ts ignore
- * const request: PayRequest = { to: carol, amount: 10_000_000n, parent: receivedFromAlice };
+ * ```ts
+ * import type { PayRequest } from "@allegro/client";
+ *
+ * const request: PayRequest = {
+ *   to: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+ *   amount: 10_000_000n, // 10 USD
+ *   memo: `0x${"00".repeat(31)}2a`, // invoice 42
+ *   // parent: a payment to this wallet, from client.incoming(), to spend it before it settles
+ * };
  * ```
  */
 export interface PayRequest {

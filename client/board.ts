@@ -31,11 +31,38 @@ export type VerifiedEntry =
  * {@linkcode AllegroError} saying what is wrong.
  *
  * @example
- * ```ts ignore
- * for (const entry of page.entries) {
- *   const verified = await verifyBoardEntry(committee, entry);
- *   console.log(verified.signed.order.recipient, verified.qc ? "QC" : "certificate");
- * }
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { BulletinEntrySchema } from "@allegro/proto";
+ * import {
+ *   certificateToProto,
+ *   NO_PARENT,
+ *   orderEffectsHash,
+ *   orderTxHash,
+ *   PATH_USD,
+ *   signedOrderInit,
+ *   signOrder,
+ *   verifyBoardEntry,
+ * } from "@allegro/client";
+ * import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * const { committee, signers } = testCommittee(4);
+ * const certificate = signers[0].sign(orderTxHash(signed.order), orderEffectsHash(signed.order), 1n);
+ * const entry = create(BulletinEntrySchema, {
+ *   sequence: 1n,
+ *   order: signedOrderInit(signed),
+ *   certificate: certificateToProto(certificate),
+ * });
+ * const verified = await verifyBoardEntry(committee, entry);
+ * console.log(verified.signed.order.recipient, verified.qc ? "QC" : "certificate");
+ * // 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC certificate
  * ```
  */
 export async function verifyBoardEntry(

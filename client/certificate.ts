@@ -117,9 +117,16 @@ export class CertificateSigner {
  * does not recover to the member's settlement address.
  *
  * @example
- * ```ts ignore
- * const problem = await certificateProblem(committee, certificate);
- * if (problem) console.log("not counted:", problem);
+ * ```ts
+ * import { certificateProblem } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const certificate = signers[0].sign(txHash, effectsHash, 1000n);
+ * console.log(await certificateProblem(committee, certificate)); // undefined: it counts
+ * const claimed = { ...certificate, signer: signers[1].publicKey };
+ * console.log(await certificateProblem(committee, claimed)); // certificate signature of v1 does not verify …
  * ```
  */
 export async function certificateProblem(

@@ -31,9 +31,33 @@ export interface CertifiedOrder {
  * `INVALID_PARENT_QC` {@linkcode AllegroError} naming the first failure.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import {
+ *   assembleQuorumCertificate,
+ *   NO_PARENT,
+ *   orderEffectsHash,
+ *   orderTxHash,
+ *   PATH_USD,
+ *   signOrder,
+ *   verifyCertifiedOrder,
+ * } from "@allegro/client";
+ * import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [orderTxHash(signed.order), orderEffectsHash(signed.order)];
+ * const qc = assembleQuorumCertificate(
+ *   committee,
+ *   signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n)),
+ * )!;
  * const parent = await verifyCertifiedOrder(committee, { signed, qc });
- * console.log(parent.txHash, parent.signed.order.amount);
+ * console.log(parent.txHash.length, parent.signed.order.amount); // 66 1000000n
  * ```
  */
 export async function verifyCertifiedOrder(

@@ -241,9 +241,16 @@ export function committeeToJson(committee: Committee): Record<string, unknown> {
  * `committee(epoch)` view (`readCommittee`).
  *
  * @example
- * ```ts ignore
- * const problem = committeeMismatch(committee, await readCommittee(client, committee.vault, committee.epoch));
- * if (problem) throw new Error(problem);
+ * ```ts
+ * import { committeeMismatch } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee } = testCommittee(4);
+ * // What readCommittee(client, committee.vault, committee.epoch) returns from the vault:
+ * const members = committee.validators.map((v) => v.settlementAddress);
+ * console.log(committeeMismatch(committee, { members, threshold: 3 })); // undefined
+ * console.log(committeeMismatch(committee, { members: members.slice(1), threshold: 3 }));
+ * // epoch 42: the committee file has 4 validators, the vault 3
  * ```
  */
 export function committeeMismatch(

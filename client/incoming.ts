@@ -19,8 +19,11 @@ import type { SidecarConnection } from "./transport.ts";
  * How {@linkcode watchIncoming} polls.
  *
  * @example
- * ```ts ignore
- * const options: IncomingOptions = { signal: AbortSignal.timeout(60_000), pollMillis: 100 };
+ * ```ts
+ * import type { IncomingOptions } from "@allegro/client";
+ *
+ * const stop = new AbortController();
+ * const options: IncomingOptions = { signal: stop.signal, pollMillis: 100, afterSequence: 0n };
  * ```
  */
 export interface IncomingOptions {

@@ -167,8 +167,20 @@ export function checkOrder(order: PaymentOrder): PaymentOrder {
  * The EIP-712 definition of an order, for any signer (`account.signTypedData(…)`).
  *
  * @example
- * ```ts ignore
- * const signature = await account.signTypedData(orderTypedData(order));
+ * ```ts
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { NO_PARENT, orderTypedData, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * const typed = orderTypedData(order);
+ * console.log(typed.primaryType, typed.domain?.verifyingContract === TEST_VAULT); // Payment true
+ * // What signOrder does (it also checks the signer and the signature):
+ * const signature = await privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d").signTypedData(typed);
  * ```
  */
 export function orderTypedData(
@@ -202,8 +214,16 @@ export function orderTypedData(
  * The EIP-712 digest the payer signs (the vault's `orderDigest`).
  *
  * @example
- * ```ts ignore
- * const digest = orderDigest(order);
+ * ```ts
+ * import { NO_PARENT, orderDigest, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * console.log(orderDigest(order).length); // 66: 32 bytes of hex, the vault's orderDigest(order)
  * ```
  */
 export function orderDigest(order: PaymentOrder): Hex {
@@ -269,8 +289,20 @@ export async function signOrder(signer: OrderSigner, order: PaymentOrder): Promi
  * `INVALID_FORMAT` {@linkcode AllegroError} otherwise.
  *
  * @example
- * ```ts ignore
- * const signed = await verifySignedOrder({ order, signature });
+ * ```ts
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { NO_PARENT, PATH_USD, signOrder, verifySignedOrder } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * await verifySignedOrder(signed); // the signature recovers to the payer
+ * const changed = { ...signed, order: { ...signed.order, amount: 2_000_000n } };
+ * await verifySignedOrder(changed).catch((e) => console.log(e.code)); // INVALID_FORMAT
  * ```
  */
 export async function verifySignedOrder(signed: SignedOrder): Promise<SignedOrder> {
@@ -291,8 +323,16 @@ export async function verifySignedOrder(signed: SignedOrder): Promise<SignedOrde
  * validBefore, parent, exit, memo)`, 11 words.
  *
  * @example
- * ```ts ignore
- * orderBytes(order).length; // 352
+ * ```ts
+ * import { NO_PARENT, orderBytes, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * console.log(orderBytes(order).length); // 352: 11 ABI words
  * ```
  */
 export function orderBytes(order: PaymentOrder): Uint8Array {
@@ -337,8 +377,17 @@ function nonceKey(order: PaymentOrder): Uint8Array {
  * The order's `tx_hash` (SPEC §4): chain id, `order_bytes`, lane, seq, `validBefore` and parent.
  *
  * @example
- * ```ts ignore
- * const hash = orderTxHash(order); // 32 bytes; the vault's txHash(order)
+ * ```ts
+ * import { bytesEqual, NO_PARENT, orderTxHash, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * const hash = orderTxHash(order); // 32 bytes, the vault's txHash(order)
+ * console.log(bytesEqual(hash, orderTxHash({ ...order, memo: `0x${"01".repeat(32)}` }))); // false
  * ```
  */
 export function orderTxHash(order: PaymentOrder): Uint8Array {
@@ -356,8 +405,19 @@ export function orderTxHash(order: PaymentOrder): Uint8Array {
  * The order's `effects_hash`: payer, recipient, amount, token, lane and seq.
  *
  * @example
- * ```ts ignore
- * const hash = orderEffectsHash(order); // the vault's effectsHash(order)
+ * ```ts
+ * import { bytesEqual, NO_PARENT, orderEffectsHash, orderTxHash, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * // The balance change only: a later validBefore is another order with the same effects.
+ * const later = { ...order, validBefore: order.validBefore + 1n };
+ * console.log(bytesEqual(orderEffectsHash(order), orderEffectsHash(later))); // true
+ * console.log(bytesEqual(orderTxHash(order), orderTxHash(later))); // false
  * ```
  */
 export function orderEffectsHash(order: PaymentOrder): Uint8Array {
@@ -375,8 +435,31 @@ export function orderEffectsHash(order: PaymentOrder): Uint8Array {
  * What validators of `epoch` sign (Ed25519) and attest (secp256k1) for `order`.
  *
  * @example
- * ```ts ignore
- * const digest = orderCertDigest(order, 1n); // the vault's certDigest(1, txHash, effectsHash)
+ * ```ts
+ * import {
+ *   bytesEqual,
+ *   certDigest,
+ *   NO_PARENT,
+ *   orderCertDigest,
+ *   orderEffectsHash,
+ *   orderTxHash,
+ *   PATH_USD,
+ * } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * const digest = orderCertDigest(order, 42n); // the vault's certDigest(42, txHash, effectsHash)
+ * const same = certDigest({
+ *   chainId: order.chainId,
+ *   epoch: 42n,
+ *   txHash: orderTxHash(order),
+ *   effectsHash: orderEffectsHash(order),
+ * });
+ * console.log(bytesEqual(digest, same)); // true
  * ```
  */
 export function orderCertDigest(order: PaymentOrder, epoch: bigint): Uint8Array {
@@ -395,9 +478,26 @@ export function orderCertDigest(order: PaymentOrder, epoch: bigint): Uint8Array 
  * of expiry: SPEC §6 rule 7.)
  *
  * @example
- * ```ts ignore
- * const problem = parentProblem(child, parent);
- * if (problem) throw new AllegroError("INVALID_PARENT_QC", problem);
+ * ```ts
+ * import { bytesToHex } from "viem";
+ * import { NO_PARENT, orderTxHash, parentProblem, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * // Bob pays Alice; Alice spends it at once, citing Bob's payment.
+ * const parent = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+ *   recipient: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * const child = {
+ *   ...parent,
+ *   payer: parent.recipient,
+ *   recipient: "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+ *   parent: bytesToHex(orderTxHash(parent)),
+ * } as const;
+ * console.log(parentProblem(child, parent)); // undefined: the parent funds the child
+ * const otherToken = { ...child, token: "0x20c0000000000000000000000000000000000001" } as const;
+ * console.log(parentProblem(otherToken, parent)); // parent pays in 0x20c0…0000, this order spends 0x20c0…0001
  * ```
  */
 export function parentProblem(child: PaymentOrder, parent: PaymentOrder): string | undefined {

@@ -41,10 +41,17 @@ const invalid = (message: string, details: Record<string, unknown> = {}): never 
  * naming the first failure.
  *
  * @example
- * ```ts ignore
- * import { verifyQuorumCertificate } from "@allegro/client";
+ * ```ts
+ * import { assembleQuorumCertificate, verifyQuorumCertificate } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
  *
- * await verifyQuorumCertificate(committee, qc); // throws unless valid
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const certificates = signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n));
+ * const qc = assembleQuorumCertificate(committee, certificates)!;
+ * await verifyQuorumCertificate(committee, qc); // resolves: 3 of 4, qc_hash recomputes
+ * const short = { ...qc, certificates: certificates.slice(0, 2) };
+ * await verifyQuorumCertificate(committee, short).catch((e) => console.log(e.code)); // INVALID_PARENT_QC
  * ```
  */
 export async function verifyQuorumCertificate(
@@ -91,11 +98,16 @@ export async function verifyQuorumCertificate(
  * else `undefined`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { assembleQuorumCertificate } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
  *
- * const qc = assembleQuorumCertificate(committee, verifiedCertificates);
- * if (qc) console.log("QC formed", qc.qcHash);
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const certificates = signers.map((s) => s.sign(txHash, effectsHash, 1000n));
+ * console.log(assembleQuorumCertificate(committee, certificates.slice(0, 2))); // undefined: 2 < 3
+ * const qc = assembleQuorumCertificate(committee, certificates);
+ * console.log(qc?.certificates.length, qc?.threshold); // 4 3
  * ```
  */
 export function assembleQuorumCertificate(

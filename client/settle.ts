@@ -20,8 +20,34 @@ import { decodeVaultEvents, settleBatchCall, type SettleItem, vaultAbi } from ".
  * strictly increasing.
  *
  * @example
- * ```ts ignore
- * const item = settleItem(committee, certified);
+ * ```ts
+ * import { bytesToHex } from "viem";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import {
+ *   assembleQuorumCertificate,
+ *   NO_PARENT,
+ *   orderEffectsHash,
+ *   orderTxHash,
+ *   PATH_USD,
+ *   settleItem,
+ *   signOrder,
+ * } from "@allegro/client";
+ * import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [orderTxHash(signed.order), orderEffectsHash(signed.order)];
+ * const qc = assembleQuorumCertificate(
+ *   committee,
+ *   signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n)),
+ * )!;
+ * const item = settleItem(committee, { signed, txHash: bytesToHex(txHash), qc });
+ * console.log(item.epoch, item.attestations.map((a) => a.index)); // 42n [ 0, 1, 2 ]
  * ```
  */
 export function settleItem(committee: Committee, certified: CertifiedOrder): SettleItem {
@@ -38,8 +64,40 @@ export function settleItem(committee: Committee, certified: CertifiedOrder): Set
  * keeps the given order.
  *
  * @example
- * ```ts ignore
- * const batch = parentsFirst([child, parent]); // [parent, child]
+ * ```ts
+ * import { bytesToHex } from "viem";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import {
+ *   assembleQuorumCertificate,
+ *   type CertifiedOrder,
+ *   NO_PARENT,
+ *   orderEffectsHash,
+ *   orderTxHash,
+ *   parentsFirst,
+ *   PATH_USD,
+ *   type SignedOrder,
+ *   signOrder,
+ * } from "@allegro/client";
+ * import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee, signers } = testCommittee(4);
+ * const certify = (signed: SignedOrder): CertifiedOrder => {
+ *   const [txHash, effectsHash] = [orderTxHash(signed.order), orderEffectsHash(signed.order)];
+ *   const certificates = signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n));
+ *   return { signed, txHash: bytesToHex(txHash), qc: assembleQuorumCertificate(committee, certificates)! };
+ * };
+ * const bob = privateKeyToAccount("0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a");
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const fields = {
+ *   chainId: 1337n, vault: TEST_VAULT, token: PATH_USD, amount: 1_000_000n, fee: 0n, seq: 0n,
+ *   validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * // Bob pays Alice, who pays Bob back out of it before it settles.
+ * const parent = certify(await signOrder(bob, { ...fields, payer: bob.address, recipient: alice.address }));
+ * const child = certify(
+ *   await signOrder(alice, { ...fields, payer: alice.address, recipient: bob.address, parent: parent.txHash }),
+ * );
+ * console.log(parentsFirst([child, parent])[0] === parent); // true
  * ```
  */
 export function parentsFirst(orders: readonly CertifiedOrder[]): CertifiedOrder[] {
@@ -152,12 +210,15 @@ export async function settleOrders(
  * `estimateGas`): the vault's named error as `Name(arg, …)` when it is one, else viem's message.
  *
  * @example
- * ```ts ignore
- * try {
- *   await client.simulateContract({ address: vault, abi: vaultAbi, functionName: "settle", args });
- * } catch (e) {
- *   console.log(revertReason(e)); // "AttestationsBelowThreshold(0, 2)"
- * }
+ * ```ts
+ * import { ContractFunctionRevertedError, encodeErrorResult } from "viem";
+ * import { revertReason, vaultAbi } from "@allegro/client";
+ *
+ * // What simulateContract, call or estimateGas throw when the vault reverts:
+ * const data = encodeErrorResult({ abi: vaultAbi, errorName: "AttestationsBelowThreshold", args: [2n, 3n] });
+ * const error = new ContractFunctionRevertedError({ abi: vaultAbi, data, functionName: "settle" });
+ * console.log(revertReason(error)); // AttestationsBelowThreshold(2, 3)
+ * console.log(revertReason(new Error("fetch failed"))); // fetch failed
  * ```
  */
 export function revertReason(error: unknown): string {
@@ -181,8 +242,13 @@ export function revertReason(error: unknown): string {
  * A vault revert as `Name(arg, …)`, or the raw data when it is none of the vault's errors.
  *
  * @example
- * ```ts ignore
- * vaultError("0x…"); // "ParentNotSettled(0x…)"
+ * ```ts
+ * import { encodeErrorResult } from "viem";
+ * import { vaultAbi, vaultError } from "@allegro/client";
+ *
+ * const data = encodeErrorResult({ abi: vaultAbi, errorName: "ParentNotSettled", args: [`0x${"ab".repeat(32)}`] });
+ * console.log(vaultError(data)); // ParentNotSettled(0xabab…ab)
+ * console.log(vaultError("0x")); // reverted without data (out of gas?)
  * ```
  */
 export function vaultError(data: Hex): string {

@@ -94,9 +94,20 @@ export interface SettleItemArgs {
  * and friends; {@linkcode settleCall} and {@linkcode settleBatchCall} use it).
  *
  * @example
- * ```ts ignore
- * await client.simulateContract({ address: vault, abi: vaultAbi, functionName: "settle",
- *   args: [settleItemArgs(item)] });
+ * ```ts
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { NO_PARENT, PATH_USD, settleItemArgs, signOrder } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * // The attestations would come from a QC (settleItem); their encoding is the same.
+ * const args = settleItemArgs({ signed, epoch: 42n, attestations: [{ index: 0, signature: new Uint8Array(65) }] });
+ * console.log(args.order.payer === alice.address, args.attestations[0].index); // true 0n
  * ```
  */
 export function settleItemArgs(item: SettleItem): SettleItemArgs {
@@ -160,8 +171,15 @@ const tip20Approve = [{
  * Like {@linkcode depositCalls}, crediting `account` instead of the sender.
  *
  * @example
- * ```ts ignore
- * const calls = depositForCalls(vault, bob, PATH_USD, 5_000_000n);
+ * ```ts
+ * import { decodeFunctionData } from "viem";
+ * import { depositForCalls, PATH_USD, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const bob = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+ * const [approve, deposit] = depositForCalls(TEST_VAULT, bob, PATH_USD, 5_000_000n);
+ * console.log(approve.to === PATH_USD, decodeFunctionData({ abi: vaultAbi, data: deposit.data }).args);
+ * // true [ "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "0x20C0000000000000000000000000000000000000", 5000000n ]
  * ```
  */
 export function depositForCalls(
@@ -187,8 +205,21 @@ export function depositForCalls(
  * `settle(item)`: one certified order.
  *
  * @example
- * ```ts ignore
- * const call = settleCall(vault, { signed, epoch: 1n, attestations });
+ * ```ts
+ * import { decodeFunctionData } from "viem";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { NO_PARENT, PATH_USD, settleCall, signOrder, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * // The attestations come from the order's QC: settleItem(committee, certified).
+ * const call = settleCall(TEST_VAULT, { signed, epoch: 42n, attestations: [] });
+ * console.log(decodeFunctionData({ abi: vaultAbi, data: call.data }).functionName); // settle
  * ```
  */
 export function settleCall(vault: Address, item: SettleItem): TempoCall {
@@ -206,8 +237,21 @@ export function settleCall(vault: Address, item: SettleItem): TempoCall {
  * `settleBatch(items)`: several orders in this order (parents before children), each isolated.
  *
  * @example
- * ```ts ignore
- * const call = settleBatchCall(vault, [parentItem, childItem]);
+ * ```ts
+ * import { decodeFunctionData } from "viem";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { NO_PARENT, PATH_USD, settleBatchCall, signOrder, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * // Items as settleItem makes them from certified orders, parents first (parentsFirst).
+ * const call = settleBatchCall(TEST_VAULT, [{ signed, epoch: 42n, attestations: [] }]);
+ * console.log(decodeFunctionData({ abi: vaultAbi, data: call.data }).functionName); // settleBatch
  * ```
  */
 export function settleBatchCall(vault: Address, items: readonly SettleItem[]): TempoCall {
@@ -225,8 +269,14 @@ export function settleBatchCall(vault: Address, items: readonly SettleItem[]): T
  * `requestExit(token, amount)`: the forced exit, payable after `exitDelay`.
  *
  * @example
- * ```ts ignore
- * const call = requestExitCall(vault, PATH_USD, 5_000_000n);
+ * ```ts
+ * import { decodeFunctionData } from "viem";
+ * import { PATH_USD, requestExitCall, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const call = requestExitCall(TEST_VAULT, PATH_USD, 5_000_000n);
+ * const { functionName, args } = decodeFunctionData({ abi: vaultAbi, data: call.data });
+ * console.log(functionName, args); // requestExit [ "0x20C0000000000000000000000000000000000000", 5000000n ]
  * ```
  */
 export function requestExitCall(vault: Address, token: Address, amount: bigint): TempoCall {
@@ -240,8 +290,13 @@ export function requestExitCall(vault: Address, token: Address, amount: bigint):
  * `cancelExit(token)`.
  *
  * @example
- * ```ts ignore
- * const call = cancelExitCall(vault, PATH_USD);
+ * ```ts
+ * import { decodeFunctionData } from "viem";
+ * import { cancelExitCall, PATH_USD, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const call = cancelExitCall(TEST_VAULT, PATH_USD);
+ * console.log(decodeFunctionData({ abi: vaultAbi, data: call.data }).functionName); // cancelExit
  * ```
  */
 export function cancelExitCall(vault: Address, token: Address): TempoCall {
@@ -255,8 +310,13 @@ export function cancelExitCall(vault: Address, token: Address): TempoCall {
  * `exit(token)`: pays a matured forced exit to the caller's wallet.
  *
  * @example
- * ```ts ignore
- * const call = exitCall(vault, PATH_USD);
+ * ```ts
+ * import { decodeFunctionData } from "viem";
+ * import { exitCall, PATH_USD, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const call = exitCall(TEST_VAULT, PATH_USD);
+ * console.log(decodeFunctionData({ abi: vaultAbi, data: call.data }).functionName); // exit
  * ```
  */
 export function exitCall(vault: Address, token: Address): TempoCall {
@@ -270,8 +330,15 @@ export function exitCall(vault: Address, token: Address): TempoCall {
  * `setCommittee(epoch, settlementAddresses)`, the admin's call.
  *
  * @example
- * ```ts ignore
- * const call = setCommitteeCall(vault, 2n, committee.validators.map((v) => v.settlementAddress));
+ * ```ts
+ * import { decodeFunctionData } from "viem";
+ * import { setCommitteeCall, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee } = testCommittee(4, { chainId: 1337n, epoch: 43n });
+ * const call = setCommitteeCall(TEST_VAULT, 43n, committee.validators.map((v) => v.settlementAddress));
+ * const { functionName, args } = decodeFunctionData({ abi: vaultAbi, data: call.data });
+ * console.log(functionName, args); // setCommittee [ 43n, [ "0x…", "0x…", "0x…", "0x…" ] ]
  * ```
  */
 export function setCommitteeCall(
@@ -307,8 +374,19 @@ export interface VaultDeployment {
  * The call that creates a vault (a Tempo call without `to`).
  *
  * @example
- * ```ts ignore
- * const call = deployVaultCall({ admin, maxValidity: 60_000n, exitDelay: 120n, epoch: 1n, members });
+ * ```ts
+ * import { deployVaultCall } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee } = testCommittee(4);
+ * const call = deployVaultCall({
+ *   admin: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   maxValidity: 60_000n,
+ *   exitDelay: 120n,
+ *   epoch: committee.epoch,
+ *   members: committee.validators.map((v) => v.settlementAddress),
+ * });
+ * console.log(call.to); // undefined: a creation
  * ```
  */
 export function deployVaultCall(params: VaultDeployment): TempoCall {
@@ -559,9 +637,29 @@ export type VaultEvent =
  * Decodes the vault's events among `logs` (others are skipped), in log order.
  *
  * @example
- * ```ts ignore
- * const logs = await client.getLogs({ address: vault, fromBlock: n, toBlock: n });
- * for (const event of decodeVaultEvents(logs)) console.log(event.kind);
+ * ```ts
+ * import { encodeAbiParameters, encodeEventTopics, zeroHash } from "viem";
+ * import { decodeVaultEvents, PATH_USD, vaultAbi } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * // A Deposited log as eth_getLogs returns it.
+ * const alice = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+ * const [event] = decodeVaultEvents([{
+ *   address: TEST_VAULT,
+ *   topics: encodeEventTopics({
+ *     abi: vaultAbi,
+ *     eventName: "Deposited",
+ *     args: { account: alice, token: PATH_USD },
+ *   }) as [`0x${string}`, ...`0x${string}`[]],
+ *   data: encodeAbiParameters([{ type: "address" }, { type: "uint256" }], [alice, 5_000_000n]),
+ *   blockNumber: 7n,
+ *   blockHash: zeroHash,
+ *   logIndex: 0,
+ *   transactionHash: zeroHash,
+ *   transactionIndex: 0,
+ *   removed: false,
+ * }]);
+ * if (event.kind === "Deposited") console.log(event.amount, event.blockNumber); // 5000000n 7n
  * ```
  */
 export function decodeVaultEvents(logs: readonly Log[]): VaultEvent[] {

@@ -31,8 +31,16 @@ import type { QuorumCertificate } from "./quorum.ts";
  * A certificate as a wire message.
  *
  * @example
- * ```ts ignore
- * const message = certificateToProto(certificate);
+ * ```ts
+ * import { toBinary } from "@bufbuild/protobuf";
+ * import { ValidatorCertificateSchema } from "@allegro/proto";
+ * import { certificateToProto } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const certificate = signers[0].sign(txHash, effectsHash, 1000n);
+ * const bytes = toBinary(ValidatorCertificateSchema, certificateToProto(certificate));
  * ```
  */
 export function certificateToProto(c: Certificate): ValidatorCertificate {
@@ -52,8 +60,15 @@ export function certificateToProto(c: Certificate): ValidatorCertificate {
  * when it is verified).
  *
  * @example
- * ```ts ignore
- * const certificate = certificateFromProto(message);
+ * ```ts
+ * import { bytesEqual, certificateFromProto, certificateToProto } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const certificate = signers[0].sign(txHash, effectsHash, 1000n);
+ * const back = certificateFromProto(certificateToProto(certificate));
+ * console.log(bytesEqual(back.attestation, certificate.attestation), back.epoch); // true 42n
  * ```
  */
 export function certificateFromProto(m: ValidatorCertificate): Certificate {
@@ -72,8 +87,20 @@ export function certificateFromProto(m: ValidatorCertificate): Certificate {
  * A QC as a wire message.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { toBinary } from "@bufbuild/protobuf";
+ * import { QuorumCertificateSchema } from "@allegro/proto";
+ * import { assembleQuorumCertificate, qcToProto } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const qc = assembleQuorumCertificate(
+ *   committee,
+ *   signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n)),
+ * )!;
  * const message = qcToProto(qc);
+ * console.log(message.certificates.length, toBinary(QuorumCertificateSchema, message).length > 0); // 3 true
  * ```
  */
 export function qcToProto(qc: QuorumCertificate): QuorumCertificateMessage {
@@ -84,8 +111,20 @@ export function qcToProto(qc: QuorumCertificate): QuorumCertificateMessage {
  * A QC as a wire init shape, for embedding in other messages.
  *
  * @example
- * ```ts ignore
- * create(CertifiedOrderSchema, { order: signedOrderInit(signed), qc: qcInit(qc) });
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { QuorumCertificateSchema } from "@allegro/proto";
+ * import { assembleQuorumCertificate, qcInit } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const qc = assembleQuorumCertificate(
+ *   committee,
+ *   signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n)),
+ * )!;
+ * // An init shape goes wherever protobuf-es takes one: create(), a request, a field of one.
+ * console.log(create(QuorumCertificateSchema, qcInit(qc)).threshold); // 3
  * ```
  */
 export function qcInit(qc: QuorumCertificate): MessageInitShape<typeof QuorumCertificateSchema> {
@@ -103,8 +142,18 @@ export function qcInit(qc: QuorumCertificate): MessageInitShape<typeof QuorumCer
  * A wire QC as a {@linkcode QuorumCertificate}; verify it before trusting it.
  *
  * @example
- * ```ts ignore
- * const qc = await verifyQuorumCertificate(committee, qcFromProto(message));
+ * ```ts
+ * import { assembleQuorumCertificate, qcFromProto, qcToProto, verifyQuorumCertificate } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
+ *
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+ * const qc = assembleQuorumCertificate(
+ *   committee,
+ *   signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n)),
+ * )!;
+ * const received = qcFromProto(qcToProto(qc)); // as from the wire: verify before use
+ * await verifyQuorumCertificate(committee, received);
  * ```
  */
 export function qcFromProto(m: QuorumCertificateMessage): QuorumCertificate {
@@ -122,8 +171,20 @@ export function qcFromProto(m: QuorumCertificateMessage): QuorumCertificate {
  * An order as a wire init shape.
  *
  * @example
- * ```ts ignore
- * create(PaymentOrderSchema, orderInit(order));
+ * ```ts
+ * import { create, toBinary } from "@bufbuild/protobuf";
+ * import { PaymentOrderSchema } from "@allegro/proto";
+ * import { NO_PARENT, orderInit, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * const message = create(PaymentOrderSchema, orderInit(order));
+ * console.log(message.payer.length, message.amount); // 20 1000000n
+ * const bytes = toBinary(PaymentOrderSchema, message);
  * ```
  */
 export function orderInit(o: PaymentOrder): MessageInitShape<typeof PaymentOrderSchema> {
@@ -171,8 +232,25 @@ function wordOf(field: string, bytes: Uint8Array): Hex {
  * throws an `INVALID_FORMAT` {@linkcode AllegroError} naming the field otherwise.
  *
  * @example
- * ```ts ignore
- * const order = orderFromProto(request.order.order);
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { PaymentOrderSchema } from "@allegro/proto";
+ * import { NO_PARENT, orderFromProto, orderInit, PATH_USD } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const order = {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * } as const;
+ * const back = orderFromProto(create(PaymentOrderSchema, orderInit(order)));
+ * console.log(back.recipient, back.validBefore); // 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC 1900000000000n
+ * const empty = create(PaymentOrderSchema, {});
+ * try {
+ *   orderFromProto(empty);
+ * } catch (e) {
+ *   console.log((e as Error).message); // order.vault must be 20 bytes, got 0
+ * }
  * ```
  */
 export function orderFromProto(m: PaymentOrderMessage | undefined): PaymentOrder {
@@ -199,8 +277,21 @@ export function orderFromProto(m: PaymentOrderMessage | undefined): PaymentOrder
  * A signed order as a wire init shape.
  *
  * @example
- * ```ts ignore
- * create(SubmitFastPayRequestSchema, { order: signedOrderInit(signed) });
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { SubmitFastPayRequestSchema } from "@allegro/proto";
+ * import { NO_PARENT, PATH_USD, signedOrderInit, signOrder } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * const request = create(SubmitFastPayRequestSchema, { order: signedOrderInit(signed) });
+ * console.log(request.order?.payerSignature.length); // 65
  * ```
  */
 export function signedOrderInit(s: SignedOrder): MessageInitShape<typeof SignedOrderSchema> {
@@ -211,8 +302,29 @@ export function signedOrderInit(s: SignedOrder): MessageInitShape<typeof SignedO
  * A wire signed order, fields validated (the signature is checked by `verifySignedOrder`).
  *
  * @example
- * ```ts ignore
- * const signed = await verifySignedOrder(signedOrderFromProto(request.order));
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { SignedOrderSchema } from "@allegro/proto";
+ * import {
+ *   NO_PARENT,
+ *   PATH_USD,
+ *   signedOrderFromProto,
+ *   signedOrderInit,
+ *   signOrder,
+ *   verifySignedOrder,
+ * } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * const message = create(SignedOrderSchema, signedOrderInit(signed));
+ * const received = await verifySignedOrder(signedOrderFromProto(message));
+ * console.log(received.signature === signed.signature); // true
  * ```
  */
 export function signedOrderFromProto(m: SignedOrderMessage | undefined): SignedOrder {
@@ -226,8 +338,36 @@ export function signedOrderFromProto(m: SignedOrderMessage | undefined): SignedO
  * An order with its QC as a wire init shape.
  *
  * @example
- * ```ts ignore
- * create(SubmitFastPayRequestSchema, { order, parent: certifiedOrderInit(parent) });
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { SubmitFastPayRequestSchema } from "@allegro/proto";
+ * import {
+ *   assembleQuorumCertificate,
+ *   certifiedOrderInit,
+ *   NO_PARENT,
+ *   orderEffectsHash,
+ *   orderTxHash,
+ *   PATH_USD,
+ *   signOrder,
+ * } from "@allegro/client";
+ * import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [orderTxHash(signed.order), orderEffectsHash(signed.order)];
+ * const qc = assembleQuorumCertificate(
+ *   committee,
+ *   signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n)),
+ * )!;
+ * // The payer's next order in the lane carries this one with its QC in lane_qcs.
+ * const request = create(SubmitFastPayRequestSchema, { laneQcs: [certifiedOrderInit({ signed, qc })] });
+ * console.log(request.laneQcs[0].qc?.certificates.length); // 3
  * ```
  */
 export function certifiedOrderInit(
@@ -240,8 +380,38 @@ export function certifiedOrderInit(
  * A wire order with its QC, fields validated; verify it with `verifyCertifiedOrder`.
  *
  * @example
- * ```ts ignore
- * const parent = await verifyCertifiedOrder(committee, certifiedOrderFromProto(request.parent));
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * import { CertifiedOrderSchema } from "@allegro/proto";
+ * import {
+ *   assembleQuorumCertificate,
+ *   certifiedOrderFromProto,
+ *   certifiedOrderInit,
+ *   NO_PARENT,
+ *   orderEffectsHash,
+ *   orderTxHash,
+ *   PATH_USD,
+ *   signOrder,
+ *   verifyCertifiedOrder,
+ * } from "@allegro/client";
+ * import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
+ *
+ * const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+ * const signed = await signOrder(alice, {
+ *   chainId: 1337n, vault: TEST_VAULT, payer: alice.address,
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * const { committee, signers } = testCommittee(4);
+ * const [txHash, effectsHash] = [orderTxHash(signed.order), orderEffectsHash(signed.order)];
+ * const qc = assembleQuorumCertificate(
+ *   committee,
+ *   signers.slice(0, 3).map((s) => s.sign(txHash, effectsHash, 1000n)),
+ * )!;
+ * const message = create(CertifiedOrderSchema, certifiedOrderInit({ signed, qc }));
+ * const parent = await verifyCertifiedOrder(committee, certifiedOrderFromProto(message));
+ * console.log(parent.signed.order.amount); // 1000000n
  * ```
  */
 export function certifiedOrderFromProto(
