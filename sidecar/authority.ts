@@ -188,7 +188,13 @@ export type Decision =
     readonly message: string;
     readonly writes: Writes;
   }
-  | { readonly kind: "replay"; readonly certificate: Certificate; readonly writes: Writes }
+  | {
+    readonly kind: "replay";
+    readonly certificate: Certificate;
+    /** The stored certificate only confirmed a seq (rule 7's exception). */
+    readonly confirmation: boolean;
+    readonly writes: Writes;
+  }
   | {
     readonly kind: "certify";
     readonly certificate: Certificate;
@@ -518,8 +524,12 @@ export class Authority {
 
     // 3. this very order already signed here: the stored certificate, whatever else holds.
     const slot = lane.slots.get(o.seq);
-    const mine = slot?.orders.find((r) => r.txHash === s.txHash)?.own;
-    if (mine?.epoch === this.#c.epoch) return { kind: "replay", certificate: mine, writes: w };
+    const signedHere = slot?.orders.find((r) => r.txHash === s.txHash);
+    const mine = signedHere?.own;
+    if (mine?.epoch === this.#c.epoch) {
+      const confirmation = signedHere!.confirmOnly === true;
+      return { kind: "replay", certificate: mine, confirmation, writes: w };
+    }
 
     // 4. a view or a gate this sidecar cannot sign on.
     const unavailable = this.#unavailable(now, w) ??

@@ -78,6 +78,7 @@ Deno.test("a replay returns the very same certificate, even expired and even whi
   const again = submit(a, submission(o), T0 + 10n * S);
   assert.equal(again.kind, "replay");
   if (first.kind === "certify" && again.kind === "replay") {
+    assert.equal(again.confirmation, false);
     assert.equal(again.certificate, first.certificate);
   }
   applyBlock(a, 3n, [], o.validBefore + 1000n);
@@ -246,6 +247,10 @@ Deno.test("an expired order at an empty key is certified to confirm its seq, deb
   const d = submit(a, submission(stale), T0 + 20_100n);
   assert.equal(d.kind, "certify");
   if (d.kind === "certify") assert.equal(d.confirmation, true);
+  // Its replay is the same confirmation, never a payment certificate.
+  const again = submit(a, submission(stale), T0 + 20_100n);
+  assert.equal(again.kind, "replay");
+  if (again.kind === "replay") assert.equal(again.confirmation, true);
   // A confirmation certificate locks the key…
   assert.equal(
     code(

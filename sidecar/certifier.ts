@@ -122,7 +122,7 @@ export class Certifier {
     for (const qc of submission.laneQcs) this.#hooks.seen?.(qc);
     if (submission.parent?.ok) this.#hooks.seen?.(submission.parent.certified);
     if (decision.kind === "reject") return { ...hashes, reject: decision };
-    const confirmation = decision.kind === "certify" && decision.confirmation;
+    const { confirmation } = decision;
     if (decision.kind === "certify" && !confirmation) {
       this.#hooks.seen?.({ signed, txHash: submission.txHash, certificate: decision.certificate });
     }
