@@ -34,13 +34,22 @@ const TEST_FILE = /(?:_test\.ts$|(?:^|\/)testdata\/|^testing\/)/;
 
 /** Files each package must ship, and test fixtures particular to one package. */
 const expected: Record<string, { present: string[]; absent: string[] }> = {
-  client: { present: ["mod.ts", "deno.ts", "testing.ts", "idb_wallet_store.ts"], absent: [] },
+  client: {
+    present: ["mod.ts", "deno.ts", "testing.ts", "idb_wallet_store.ts", "README.md"],
+    absent: [],
+  },
   proto: {
-    present: ["mod.ts", "gen/allegro/v1/types_pb.ts", "allegro/v1/types.proto"],
+    present: [
+      "mod.ts",
+      "protobuf.ts",
+      "gen/allegro/v1/types_pb.ts",
+      "allegro/v1/types.proto",
+      "README.md",
+    ],
     absent: [],
   },
   contracts: {
-    present: ["mod.ts", "gen/vault.ts", "src/AllegroVault.sol"],
+    present: ["mod.ts", "gen/vault.ts", "src/AllegroVault.sol", "README.md"],
     absent: ["testing.ts", "vault_model.ts", "gas.ts"],
   },
 };
