@@ -82,7 +82,10 @@ export interface AllegroClientOptions {
   readonly wallet: Wallet;
   /** Connections to the sidecars; default {@linkcode connectSidecars}(committee). */
   readonly sidecars?: readonly SidecarConnection[];
-  /** URL of the aggregator backend (needed by {@linkcode AllegroClient.watch}). */
+  /**
+   * URL of the aggregator backend: `watch` needs it, and `pay` hands each QC's submission to it
+   * so that it settles the payment at once.
+   */
   readonly backendUrl?: string;
   /** A ready backend client instead of `backendUrl`. */
   readonly backend?: BackendClient;
@@ -314,12 +317,13 @@ export class AllegroClient {
     const record = await this.wallet.lane(o.token);
     const laneQcs = (record?.orders ?? []).filter((e) => e.qc && e.signed.order.seq < o.seq);
     const parent = order.parent ?? record?.orders.find((e) => e.txHash === order.txHash)?.parent;
-    const fan = fanOut(this.committee, this.sidecars, {
+    const submission = {
       order: signedOrderInit(order.signed),
       laneQcs: laneQcs.map((e) => certifiedOrderInit({ signed: e.signed, qc: e.qc! })),
       ...(parent ? { parent: certifiedOrderInit(parent) } : {}),
       ...(request.clientRequestId ? { clientRequestId: request.clientRequestId } : {}),
-    }, {
+    };
+    const fan = fanOut(this.committee, this.sidecars, submission, {
       timeoutMillis: this.#timeout,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onCertificate ? { onCertificate: request.onCertificate } : {}),
@@ -329,6 +333,10 @@ export class AllegroClient {
     const result = decided.qc ? decided : await fan.complete;
     if (result.qc === undefined) throw new PaymentError(result, this.committee);
     const qc = await verifyQuorumCertificate(this.committee, result.qc);
+    // The backend settles each QC it forms at once: hand it the same submission (the sidecars
+    // replay their certificates), so the payment settles in the next block. Its answer changes
+    // nothing here; the sidecars' settlers settle it anyway should the backend be away.
+    this.#backend?.submitFastPay(submission, { timeoutMs: this.#timeout }).catch(() => {});
     await this.wallet.certify(o.token, order.txHash, qc);
     await this.#trim(o.token, o.seq);
     return {
