@@ -223,17 +223,18 @@ export async function startBackend(
   });
   const routes = (router: Parameters<Parameters<typeof serveConnect>[0]["routes"]>[0]) =>
     router.service(FastPayAggregator, service);
+  /** Whether the chain view is current (`/healthz`, the gRPC health service). */
+  const fresh = () => {
+    const h = tracker.head;
+    return connected && h !== undefined && Date.now() - Number(h.headerMillis) <= staleAfterMillis;
+  };
   const app = httpApp({
     committee,
     aggregator,
     lifecycle,
     accounts: { chain, store, head },
     head,
-    fresh: () => {
-      const h = tracker.head;
-      return connected && h !== undefined &&
-        Date.now() - Number(h.headerMillis) <= staleAfterMillis;
-    },
+    fresh,
     health,
     events,
     metrics,
@@ -244,6 +245,12 @@ export async function startBackend(
     closing: closing.signal,
     ...(webDir ? { webDir } : {}),
     ...(demoAccounts ? { demoAccounts } : {}),
+    clientConfig: {
+      ...(config.publicRpcUrl ? { publicRpcUrl: config.publicRpcUrl } : {}),
+      blockIntervalMillis: block,
+      confirmations: config.confirmations,
+      ...(account ? { settler: account.address } : {}),
+    },
   });
   const connectPrefix = `/${FastPayAggregator.typeName}/`;
   const listeners: Listener[] = [serveConnect({
@@ -256,7 +263,12 @@ export async function startBackend(
   })];
   if (config.grpcListen) {
     listeners.push(
-      await serveGrpc({ ...config.grpcListen, routes, readMaxBytes: config.maxBodyBytes }),
+      await serveGrpc({
+        ...config.grpcListen,
+        routes,
+        readMaxBytes: config.maxBodyBytes,
+        serving: fresh,
+      }),
     );
   }
   log.info("backend started", {

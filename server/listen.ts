@@ -19,6 +19,7 @@ import {
   createConnectRouter,
 } from "@connectrpc/connect";
 import { Hono } from "hono";
+import { grpcServices } from "./grpc_services.ts";
 import { cors } from "hono/cors";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -215,9 +216,10 @@ export function serveConnect(options: ServeOptions): Listener {
 }
 
 /**
- * Serves the same services over plain gRPC (HTTP/2 with trailers) on `node:http2`, cleartext.
- * `close()` aborts the running handlers' signals, tells every session to stop (GOAWAY), and
- * resets the sessions still open after the grace period.
+ * Serves the same services over plain gRPC (HTTP/2 with trailers) on `node:http2`, cleartext,
+ * with the standard health service (`grpc.health.v1`, following `serving`) and server
+ * reflection (`grpc.reflection.v1`) beside them. `close()` aborts the running handlers' signals,
+ * tells every session to stop (GOAWAY), and resets the sessions still open after the grace period.
  *
  * @example
  * ```ts ignore
@@ -227,11 +229,20 @@ export function serveConnect(options: ServeOptions): Listener {
  * await grpc.close();
  * ```
  */
-export async function serveGrpc(options: Omit<ServeOptions, "fallback">): Promise<Listener> {
+export async function serveGrpc(
+  options: Omit<ServeOptions, "fallback" | "corsOrigins"> & {
+    /** Whether the component can serve now: `grpc.health.v1` reports it (default: always). */
+    readonly serving?: () => boolean;
+  },
+): Promise<Listener> {
   const shutdown = new AbortController();
   const server: Http2Server = createServer(
     connectNodeAdapter({
-      routes: options.routes,
+      routes: (router) => {
+        options.routes(router);
+        const services = [...new Set(router.handlers.map((h) => h.service))];
+        grpcServices(router, services, options.serving ?? (() => true));
+      },
       readMaxBytes: options.readMaxBytes,
       connect: false,
       grpcWeb: false,

@@ -285,7 +285,12 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
   })];
   if (config.grpcListen) {
     listeners.push(
-      await serveGrpc({ ...config.grpcListen, routes, readMaxBytes: config.maxBodyBytes }),
+      await serveGrpc({
+        ...config.grpcListen,
+        routes,
+        readMaxBytes: config.maxBodyBytes,
+        serving: () => authority.viewProblem(BigInt(Date.now())) === undefined,
+      }),
     );
   }
   const url = (l: Listener) =>
