@@ -135,10 +135,11 @@ export type BoardItem =
 /** Everything one step changed, to persist in one atomic commit. */
 export class Writes {
   /** Lanes whose header changed, by lane id. */
-  readonly lanes = new Map<string, Lane>();
+  readonly lanes: Map<string, Lane> = new Map();
   /** Slots written (`slot` set) or deleted (`slot` undefined), by lane id and seq. */
-  readonly slots = new Map<string, { lane: Lane; seq: bigint; slot?: Slot }>();
-  readonly parents = new Map<Hex, ParentInfo>();
+  readonly slots: Map<string, { lane: Lane; seq: bigint; slot?: Slot }> = new Map();
+  /** Parent records written, by the parent's `tx_hash`. */
+  readonly parents: Map<Hex, ParentInfo> = new Map();
   readonly board: BoardItem[] = [];
   /** Orders whose board entries go: their key settled. */
   readonly boardDrops: Hex[] = [];
