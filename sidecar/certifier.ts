@@ -238,13 +238,17 @@ export class Certifier {
     parent: NonNullable<SubmissionRequest["parent"]>,
     signed: SignedOrder,
   ): Promise<Submission["parent"]> {
+    // Neither the QC's failures nor parentProblem's say which field and parent: name both.
+    const invalid = (message: string) => ({
+      ok: false as const,
+      message: `order.parent ${signed.order.parent}: ${message}`,
+    });
     try {
       const certified = await verifyCertifiedOrder(this.#committee, parent);
       const problem = parentProblem(signed.order, certified.signed.order);
-      return problem === undefined ? { ok: true, certified } : { ok: false, message: problem };
+      return problem === undefined ? { ok: true, certified } : invalid(problem);
     } catch (e) {
-      // The QC's own failure does not say which field it is in: name it and the parent's hash.
-      return { ok: false, message: `order.parent ${signed.order.parent}: ${(e as Error).message}` };
+      return invalid((e as Error).message);
     }
   }
 }

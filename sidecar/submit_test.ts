@@ -271,7 +271,7 @@ networkTest("a sidecar answers every kind of submission", {
   });
 
   await t.step(
-    "INVALID_PARENT_QC: a QC short of the threshold or altered, a parent paying another, one already consumed",
+    "INVALID_PARENT_QC: a QC short of the threshold or altered, an exit, a parent paying another or in another token, one already consumed",
     async () => {
       const short = {
         ...parent,
@@ -285,7 +285,26 @@ networkTest("a sidecar answers every kind of submission", {
         parent,
         validBefore: parent.signed.order.validBefore + 1000n,
       });
+      // Alice's next payment to Bob goes to his wallet: it credits nothing in the vault.
+      const exit = certified(
+        await net.certify(
+          await net.order(alice, { recipient: bob.address, amount: USD, seq: 1n, exit: true }),
+          { laneQcs: [parent] },
+        ),
+      );
+      qcs.push(exit);
+      const fromWallet = await net.order(bob, {
+        recipient: carol,
+        amount: USD,
+        seq: 0n,
+        parent: exit,
+      });
       await refused(net, bob, [
+        {
+          submission: request(fromWallet, { parent: exit }),
+          code: "INVALID_PARENT_QC",
+          names: ["order.parent", exit.txHash, "exit"],
+        },
         {
           submission: request(spend, { parent: short }),
           code: "INVALID_PARENT_QC",
@@ -310,9 +329,23 @@ networkTest("a sidecar answers every kind of submission", {
         parent,
       });
       assertRejected(await net.submit(DAVE, request(theft, { parent })), "INVALID_PARENT_QC", [
+        parent.txHash,
         `parent pays ${bob.address}`,
         theft.order.payer,
       ]);
+      // Nor can Bob spend it in another token.
+      const otherToken = await net.order(bob, {
+        recipient: carol,
+        amount: USD,
+        seq: 0n,
+        token: ALPHA_USD,
+        parent,
+      });
+      assertRejected(
+        await net.submit(DAVE, request(otherToken, { parent })),
+        "INVALID_PARENT_QC",
+        [parent.txHash, `parent pays in ${getAddress(PATH_USD)}`, getAddress(ALPHA_USD)],
+      );
       // The credit funds one child only.
       const spent = certified(await net.certify(spend, { parent }));
       qcs.push(spent);
