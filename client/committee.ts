@@ -181,10 +181,15 @@ export function parseCommittee(doc: unknown): Committee {
  * everywhere).
  *
  * @example
- * ```ts ignore
- * import { loadCommittee } from "@allegro/client";
+ * ```ts
+ * import { committeeToJson, loadCommittee } from "@allegro/client";
+ * import { testCommittee } from "@allegro/client/testing";
  *
- * const committee = await loadCommittee(new URL("file:///etc/allegro/committee.json"));
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * await Deno.writeTextFile(path, JSON.stringify(committeeToJson(testCommittee(4).committee)));
+ * const committee = await loadCommittee(new URL(`file://${path}`));
+ * console.log(committee.validators.length, committee.threshold); // 4 3
+ * await Deno.remove(path);
  * ```
  */
 export async function loadCommittee(url: string | URL): Promise<Committee> {

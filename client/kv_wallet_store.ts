@@ -62,8 +62,14 @@ export class KvWalletStore implements WalletStore, Disposable {
    * returns a store that closes it on {@linkcode KvWalletStore.close} (or `using`).
    *
    * @example
-   * ```ts ignore
-   * using store = await KvWalletStore.open("wallet.kv");
+   * ```ts
+   * import { KvWalletStore } from "@allegro/client/deno";
+   *
+   * const path = await Deno.makeTempFile({ suffix: ".kv" });
+   * {
+   *   using store = await KvWalletStore.open(path); // closed at the end of the block
+   * }
+   * await Deno.remove(path);
    * ```
    */
   static async open(
