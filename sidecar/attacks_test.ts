@@ -93,7 +93,12 @@ networkTest("the v1 attacks fail with one Byzantine validator of four", {
         { laneQcs: [paid] },
       );
       assert.equal(more.qc, undefined);
-      for (const r of more.rejects) assert.equal(r.code, "INSUFFICIENT_FUNDS", r.message);
+      // The honest three refuse, naming the exit that leaves nothing; Mallory signs anyway.
+      assert.equal(more.rejects.length, 3);
+      for (const r of more.rejects) {
+        assert.equal(r.code, "INSUFFICIENT_FUNDS", r.message);
+        assert.ok(r.message.includes(`pending exit ${10n * USD}`), r.message);
+      }
       // The exit is not ready before the payments can settle; they do, parent first.
       assert.equal(
         await net.vaultRefusal(exitCall(net.vault, PATH_USD), alice.address),

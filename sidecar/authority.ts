@@ -635,9 +635,14 @@ export class Authority {
       const debit = debitOf({ signed: s.signed, credit });
       const spendable = available(lane, chainTime);
       if (spendable < debit) {
+        // What makes up `available`, so that a pending forced exit is named when it is the cause.
+        const { balance, exit } = lane.header;
+        const owed = balance - (exit?.amount ?? 0n) - spendable;
         return reject(
           "INSUFFICIENT_FUNDS",
-          `lane (${o.payer}, ${o.token}) has ${spendable} available, the order needs amount ${o.amount} + fee ${o.fee}${
+          `lane (${o.payer}, ${o.token}) has ${spendable} available (balance ${balance} - ${owed} owed to orders${
+            exit ? ` - pending exit ${exit.amount}` : ""
+          }), the order needs amount ${o.amount} + fee ${o.fee}${
             credit && !credit.settled ? ` - the parent's ${credit.amount}` : ""
           } = ${debit}`,
           w,
