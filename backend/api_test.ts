@@ -24,6 +24,7 @@ import {
   watchTx,
 } from "@allegro/client";
 import { PATH_USD } from "@allegro/server/anvil";
+import { readAccountKeyFile } from "@allegro/server/keyfile";
 import { signedOrderJson } from "./json.ts";
 import {
   collectSse,
@@ -84,6 +85,8 @@ Deno.test({
       webDir,
       "--cors-origins",
       "http://ui.test",
+      "--public-rpc-url",
+      tn.net.rpcUrl,
     ]);
     const api = a.api;
     const connect = connectBackend(a.url);
@@ -107,6 +110,18 @@ Deno.test({
       );
       const health = await getJson(`${a!.url}/healthz`);
       assert.equal(health.status, 200);
+      const config = await getJson(api("/config"));
+      assert.equal(config.status, 200);
+      assert.deepEqual(config.body, {
+        chain_id: tn.committee.chainId.toString(),
+        vault: tn.committee.vault,
+        public_rpc_url: tn.net.rpcUrl,
+        block_interval_ms: 1000,
+        confirmations: 1,
+        max_validity_ms: tn.net.committee.maxValidity.toString(),
+        exit_delay_seconds: tn.net.committee.exitDelay.toString(),
+        settler: (await readAccountKeyFile(tn.settlerKey)).address,
+      });
     });
 
     const sse: SseEvent[] = [];
@@ -390,6 +405,9 @@ Deno.test({
         10_000,
         async () => (await getJson(apiB("/chain/head"))).status === 200 || undefined,
       );
+      const config = (await getJson(apiB("/config"))).body;
+      assert.equal(config.public_rpc_url, null);
+      assert.equal(config.settler, null);
       const signed = await order(tn, dan.key, erin, 2n * USD);
       const hash = danHash = bytesToHex(orderTxHash(signed.order));
       const r = await postJson(apiB("/payments"), { order: signedOrderJson(signed) });

@@ -249,6 +249,8 @@ export async function startBackend(
       ...(config.publicRpcUrl ? { publicRpcUrl: config.publicRpcUrl } : {}),
       blockIntervalMillis: block,
       confirmations: config.confirmations,
+      maxValidityMillis: chain.vault.maxValidity,
+      exitDelaySeconds: chain.vault.exitDelay,
       ...(account ? { settler: account.address } : {}),
     },
   });

@@ -25,6 +25,8 @@ export interface BackendConfig {
   readonly committee: string;
   readonly kv: string;
   readonly rpcUrl: string;
+  /** The chain's JSON-RPC URL as browsers reach it, told to the web UI (`GET /api/v1/config`). */
+  readonly publicRpcUrl?: string;
   /** Account key file the backend settles with; none: it settles nothing. */
   readonly settlerKey?: string;
   readonly feeToken: Address;
@@ -78,6 +80,13 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     required: true,
     protocols: ["http:", "https:"],
     help: "Tempo JSON-RPC endpoint (http or https)",
+  },
+  {
+    flag: "public-rpc-url",
+    kind: "url",
+    protocols: ["http:", "https:"],
+    help:
+      "the chain's JSON-RPC URL as browsers reach it (http or https), told to the web UI for the account's own deposits and exits; none: the UI cannot send them",
   },
   {
     flag: "settler-key",
@@ -239,6 +248,7 @@ function tip20(flag: string, value: string): Address {
 export async function parseRunConfig(args: readonly string[]): Promise<BackendConfig> {
   const o = await readOptions(args, RUN_OPTIONS, "backend run");
   const grpcListen = o.address("grpc-listen");
+  const publicRpcUrl = o.string("public-rpc-url") ? o.url("public-rpc-url") : undefined;
   const settlerKey = o.string("settler-key");
   const webDir = o.string("web-dir");
   const demoAccounts = o.string("demo-accounts");
@@ -256,6 +266,7 @@ export async function parseRunConfig(args: readonly string[]): Promise<BackendCo
     committee: o.string("committee")!,
     kv: o.string("kv")!,
     rpcUrl: o.url("rpc-url"),
+    ...(publicRpcUrl ? { publicRpcUrl } : {}),
     ...(settlerKey ? { settlerKey } : {}),
     feeToken: tip20("fee-token", o.string("fee-token")!),
     blockIntervalMillis: o.int("block-interval-ms"),

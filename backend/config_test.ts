@@ -8,6 +8,7 @@ Deno.test("backend run options: defaults", async () => {
   const config = await parseRunConfig(REQUIRED);
   assert.deepEqual(config.listen, { hostname: "127.0.0.1", port: 8080 });
   assert.equal(config.settlerKey, undefined);
+  assert.equal(config.publicRpcUrl, undefined);
   assert.equal(config.confirmations, 2);
   assert.deepEqual(config.corsOrigins, []);
   assert.deepEqual(config.tokens, DEFAULT_TOKENS);
@@ -24,6 +25,10 @@ Deno.test("backend run options: refusals name the option and the value", async (
   };
   await refused(["--rpc-url", "ws://127.0.0.1:8545"], /--rpc-url must be a http or https URL/);
   await refused(["--rpc-url", "nope"], /--rpc-url must be a URL, got "nope"/);
+  await refused(
+    ["--public-rpc-url", "ws://127.0.0.1:8545"],
+    /--public-rpc-url must be a http or https URL/,
+  );
   await refused(["--fee-token", "0x1234"], /--fee-token must be TIP-20 addresses .*"0x1234"/);
   await refused(
     ["--tokens", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"],
@@ -51,10 +56,13 @@ Deno.test("backend run options: flags, a config file, and flags over it", async 
       "1",
       "--settler-key",
       "s.key",
+      "--public-rpc-url",
+      "https://rpc.example.org/tempo",
     ]);
     assert.deepEqual(config.corsOrigins, ["http://ui.test", "*"]);
     assert.equal(config.confirmations, 1);
     assert.equal(config.settlerKey, "s.key");
+    assert.equal(config.publicRpcUrl, "https://rpc.example.org/tempo");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -262,6 +262,23 @@ const schemas: Record<string, Schema> = {
     pending: { type: "array", items: ref("PendingPayment"), description: "Certified, unsettled." },
     recent: { type: "array", items: ref("PendingPayment"), description: "Newest first." },
   }),
+  ClientConfig: object("What clients such as the web UI are told of this backend's setup.", {
+    chain_id: u64("The committee's chain id."),
+    vault: address("The vault."),
+    public_rpc_url: nullable(text(
+      "The chain's JSON-RPC URL as browsers reach it (--public-rpc-url): where a wallet sends its own deposits and exits. null: not configured.",
+    )),
+    block_interval_ms: { type: "integer", description: "The chain's block interval." },
+    confirmations: {
+      type: "integer",
+      description: "INCLUDED in block N becomes FINALIZED at head N + this.",
+    },
+    max_validity_ms: u64("The vault's W: how far past chain time an order's valid_before may lie."),
+    exit_delay_seconds: u64(
+      "The vault's forced-exit delay: exit() pays this long after requestExit.",
+    ),
+    settler: nullable(address("The account that settles each QC this backend forms at once.")),
+  }),
   DemoAccounts: object("Demo accounts of a local dev network, with their keys.", {
     note: text("A warning."),
     accounts: {
@@ -496,6 +513,17 @@ export const OPENAPI = {
           "200": answer("The account.", "Account"),
           "400": error("INVALID_ARGUMENT: a malformed address or token."),
           "503": error("TEMPORARY_UNAVAILABLE: the chain could not be read."),
+        },
+      },
+    },
+    "/config": {
+      get: {
+        operationId: "getConfig",
+        tags: ["meta"],
+        summary: "This backend's setup as clients need it (the chain's public RPC URL)",
+        responses: {
+          "200": answer("The setup.", "ClientConfig"),
+          "4XX": clientError,
         },
       },
     },

@@ -57,6 +57,21 @@ export interface HttpDeps {
   readonly webDir?: string;
   /** Accounts (with keys) of a local dev network, for the web UI; unset anywhere else. */
   readonly demoAccounts?: readonly DemoAccount[];
+  /** What `GET /api/v1/config` tells clients such as the web UI. */
+  readonly clientConfig: ClientConfig;
+}
+
+/** What clients are told of this backend's setup (`GET /api/v1/config`). */
+export interface ClientConfig {
+  /** The chain's JSON-RPC URL as browsers reach it (`--public-rpc-url`). */
+  readonly publicRpcUrl?: string;
+  readonly blockIntervalMillis: number;
+  readonly confirmations: number;
+  /** The vault's W (ms) and forced-exit delay (s). */
+  readonly maxValidityMillis: bigint;
+  readonly exitDelaySeconds: bigint;
+  /** The account that settles each QC this backend forms, if any. */
+  readonly settler?: Address;
 }
 
 type ErrorStatus = 400 | 404 | 405 | 413 | 415 | 422 | 500 | 503;
@@ -85,6 +100,7 @@ const ROUTES = new Set([
   "/api/v1/accounts/:address",
   "/api/v1/events",
   "/api/v1/demo/accounts",
+  "/api/v1/config",
   "/api/v1/openapi.json",
   "/healthz",
   "/metrics",
@@ -327,6 +343,20 @@ export function httpApp(deps: HttpDeps): Hono {
         address: a.address,
         private_key: a.privateKey,
       })),
+    });
+  });
+
+  app.get("/api/v1/config", (c) => {
+    const config = deps.clientConfig;
+    return c.json({
+      chain_id: committee.chainId.toString(),
+      vault: committee.vault,
+      public_rpc_url: config.publicRpcUrl ?? null,
+      block_interval_ms: config.blockIntervalMillis,
+      confirmations: config.confirmations,
+      max_validity_ms: config.maxValidityMillis.toString(),
+      exit_delay_seconds: config.exitDelaySeconds.toString(),
+      settler: config.settler ?? null,
     });
   });
 

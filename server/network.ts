@@ -438,6 +438,7 @@ export async function spawnSidecars(options: SpawnSidecarsOptions): Promise<Side
 /** How to start the backend. */
 export interface SpawnBackendOptions {
   readonly committee: LocalCommittee;
+  /** The chain's JSON-RPC URL; the web UI is told it too (`--public-rpc-url`). */
   readonly rpcUrl: string;
   readonly kvPath: string;
   readonly logPath: string;
@@ -475,6 +476,8 @@ export async function spawnBackend(options: SpawnBackendOptions): Promise<Compon
       "--kv",
       options.kvPath,
       "--rpc-url",
+      options.rpcUrl,
+      "--public-rpc-url",
       options.rpcUrl,
       "--listen",
       `127.0.0.1:${port}`,
