@@ -69,13 +69,14 @@ networkTest(
     const partial = await net.certify(order);
     assert.equal(partial.qc, undefined);
     assert.equal(partial.certificates.length, 2);
-    // They come back once the order is too close to its expiry to be certified as a payment.
+    // They come back; the payer (offline meanwhile) resubmits only once the order is too close
+    // to its expiry to be certified as a payment.
+    await Promise.all([net.restart(2), net.restart(3)]);
     await until(
       "the order is within M of its expiry",
       20_000,
       async () => await net.chainTime() > order.order.validBefore - MARGIN + 500n,
     );
-    await Promise.all([net.restart(2), net.restart(3)]);
 
     // The same order again: 0 and 1 replay their certificates, 2 and 3 confirm the seq. Until
     // their chain time passes validBefore they answer EXPIRED, and the client retries.
