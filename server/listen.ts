@@ -154,6 +154,32 @@ function withCors(
 }
 
 /**
+ * A unary Connect error response that blames the server for the client's mistake, restated as a
+ * 4xx: connect-es reports an undecodable binary body as `internal` (gRPC's convention), which
+ * the Connect protocol sends as HTTP 500, and an unknown `content-encoding` as `unimplemented`
+ * (HTTP 501) where HTTP says 415. Every other response passes as it is.
+ */
+async function asClientError(response: Response): Promise<Response> {
+  const text = await response.text();
+  const restate = (status: number, code: string) =>
+    new Response(JSON.stringify({ ...error, code }), { status, headers: response.headers });
+  let error: { code?: unknown; message?: unknown } = {};
+  try {
+    error = JSON.parse(text);
+  } catch {
+    // not a Connect error body: pass it on
+  }
+  const message = typeof error.message === "string" ? error.message : "";
+  if (error.code === "internal" && message.startsWith("parse binary:")) {
+    return restate(400, "invalid_argument");
+  }
+  if (error.code === "unimplemented" && message.startsWith("unknown compression")) {
+    return restate(415, "unimplemented");
+  }
+  return new Response(text, response);
+}
+
+/**
  * Serves Connect services (Connect and gRPC-Web protocols) and plain HTTP routes on
  * `Deno.serve`. `close()` aborts the running handlers' signals, and cuts the server streams still
  * open after the grace period.
@@ -193,7 +219,8 @@ export function serveConnect(options: ServeOptions): Listener {
       const handler = handlers.get(new URL(request.url).pathname);
       if (handler) {
         const response = await handler.handle(request);
-        if (!handler.streams || response.body === null) return response;
+        if (!handler.streams) return response.status >= 500 ? asClientError(response) : response;
+        if (response.body === null) return response;
         return new Response(until(response.body, cut.signal), response);
       }
       return Response.json(

@@ -1,9 +1,16 @@
 /**
  * Closing a listener ends the streams it serves: at once when their handlers follow their
- * signal, after the grace period when they do not, and close() gives up at its deadline.
+ * signal, after the grace period when they do not, and close() gives up at its deadline; a
+ * malformed unary request is answered with a 4xx.
  */
 import assert from "node:assert/strict";
-import { type ConnectRouter, createClient, type Transport } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createClient,
+  type Transport,
+} from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { FastPayAggregator } from "@allegro/proto";
@@ -106,4 +113,54 @@ Deno.test("close() gives up at its deadline, saying what it waited for", async (
   );
   release();
   assert.equal(await (await answered).text(), "late");
+});
+
+Deno.test("a client's malformed unary request is a 4xx naming the problem, never a 5xx", async () => {
+  const listener = serveConnect({
+    hostname: "127.0.0.1",
+    port: 0,
+    readMaxBytes: 1 << 16,
+    routes: (router) =>
+      router.service(FastPayAggregator, {
+        getTxStatus: (_request, context) => {
+          throw new ConnectError(`a failure of ${context.service.name}`, Code.Internal);
+        },
+      }),
+  });
+  const url = `http://127.0.0.1:${listener.port}/${FastPayAggregator.typeName}/GetTxStatus`;
+  const post = async (body: BodyInit, headers: Record<string, string>) => {
+    const response = await fetch(url, { method: "POST", headers, body });
+    return { status: response.status, error: await response.json() };
+  };
+  try {
+    const cases: [string, BodyInit, Record<string, string>, number, string, RegExp][] = [
+      [
+        "undecodable binary",
+        new Uint8Array([0x0a, 0xff, 0xff]),
+        { "content-type": "application/proto" },
+        400,
+        "invalid_argument",
+        /^parse binary: /,
+      ],
+      ["bad JSON", "{", { "content-type": "application/json" }, 400, "invalid_argument", /JSON/],
+      [
+        "unknown content-encoding",
+        "{}",
+        { "content-type": "application/json", "content-encoding": "x" },
+        415,
+        "unimplemented",
+        /^unknown compression "x"/,
+      ],
+      // The server's own failure stays what it is.
+      ["a handler's failure", "{}", { "content-type": "application/json" }, 500, "internal", /of /],
+    ];
+    for (const [name, body, headers, status, code, message] of cases) {
+      const got = await post(body, headers);
+      assert.equal(got.status, status, name);
+      assert.equal(got.error.code, code, name);
+      assert.match(got.error.message, message, name);
+    }
+  } finally {
+    await listener.close();
+  }
 });
