@@ -22,7 +22,13 @@ import { Hono } from "hono";
 import { grpcServices } from "./grpc_services.ts";
 import { cors } from "hono/cors";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { restateClientMistakes } from "./client_mistakes.ts";
 
 /** How long `close()` waits for open requests by default. */
 export const CLOSE_TIMEOUT_MILLIS = 5000;
@@ -154,32 +160,6 @@ function withCors(
 }
 
 /**
- * A unary Connect error response that blames the server for the client's mistake, restated as a
- * 4xx: connect-es reports an undecodable binary body as `internal` (gRPC's convention), which
- * the Connect protocol sends as HTTP 500, and an unknown `content-encoding` as `unimplemented`
- * (HTTP 501) where HTTP says 415. Every other response passes as it is.
- */
-async function asClientError(response: Response): Promise<Response> {
-  const text = await response.text();
-  const restate = (status: number, code: string) =>
-    new Response(JSON.stringify({ ...error, code }), { status, headers: response.headers });
-  let error: { code?: unknown; message?: unknown } = {};
-  try {
-    error = JSON.parse(text);
-  } catch {
-    // not a Connect error body: pass it on
-  }
-  const message = typeof error.message === "string" ? error.message : "";
-  if (error.code === "internal" && message.startsWith("parse binary:")) {
-    return restate(400, "invalid_argument");
-  }
-  if (error.code === "unimplemented" && message.startsWith("unknown compression")) {
-    return restate(415, "unimplemented");
-  }
-  return new Response(text, response);
-}
-
-/**
  * Serves Connect services (Connect and gRPC-Web protocols) and plain HTTP routes on
  * `Deno.serve`. `close()` aborts the running handlers' signals, and cuts the server streams still
  * open after the grace period.
@@ -208,7 +188,7 @@ export function serveConnect(options: ServeOptions): Listener {
   });
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, {
-    handle: createFetchHandler(h, { httpVersion: "1.1" }),
+    handle: createFetchHandler(restateClientMistakes(h), { httpVersion: "1.1" }),
     streams: h.method.methodKind === "server_streaming",
   }]));
   const listener = serveFetch(
@@ -219,8 +199,7 @@ export function serveConnect(options: ServeOptions): Listener {
       const handler = handlers.get(new URL(request.url).pathname);
       if (handler) {
         const response = await handler.handle(request);
-        if (!handler.streams) return response.status >= 500 ? asClientError(response) : response;
-        if (response.body === null) return response;
+        if (!handler.streams || response.body === null) return response;
         return new Response(until(response.body, cut.signal), response);
       }
       return Response.json(
@@ -263,19 +242,35 @@ export async function serveGrpc(
   },
 ): Promise<Listener> {
   const shutdown = new AbortController();
-  const server: Http2Server = createServer(
-    connectNodeAdapter({
-      routes: (router) => {
-        options.routes(router);
-        const services = [...new Set(router.handlers.map((h) => h.service))];
-        grpcServices(router, services, options.serving ?? (() => true));
-      },
-      readMaxBytes: options.readMaxBytes,
-      connect: false,
-      grpcWeb: false,
-      shutdownSignal: shutdown.signal,
-    }),
+  const router = createConnectRouter({
+    readMaxBytes: options.readMaxBytes,
+    connect: false,
+    grpcWeb: false,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    shutdownSignal: shutdown.signal,
+  });
+  options.routes(router);
+  grpcServices(
+    router,
+    [...new Set(router.handlers.map((h) => h.service))],
+    options.serving ?? (() => true),
   );
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, restateClientMistakes(h)]));
+  // connectNodeAdapter's loop, with each handler's answers to a client's mistakes restated.
+  const server: Http2Server = createServer((request, response) => {
+    const handler = handlers.get(request.url?.split("?", 1)[0] ?? "");
+    if (!handler) {
+      response.writeHead(404).end();
+      return;
+    }
+    handler(universalRequestFromNodeRequest(request, response, undefined, undefined))
+      .then((answer) => universalResponseToNodeResponse(answer, response))
+      .catch((e) => {
+        if (ConnectError.from(e).code !== Code.Aborted) {
+          console.error(`gRPC ${handler.method.name} of ${handler.service.typeName} failed`, e);
+        }
+      });
+  });
   // Clients keep their sessions open between calls; server.close() alone waits for them.
   const sessions = new Set<ServerHttp2Session>();
   server.on("session", (session: ServerHttp2Session) => {

@@ -13,6 +13,7 @@ import {
 } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { connect } from "node:http2";
 import { FastPayAggregator } from "@allegro/proto";
 import { type Listener, serveConnect, serveFetch, serveGrpc } from "./listen.ts";
 
@@ -115,28 +116,33 @@ Deno.test("close() gives up at its deadline, saying what it waited for", async (
   assert.equal(await (await answered).text(), "late");
 });
 
-Deno.test("a client's malformed unary request is a 4xx naming the problem, never a 5xx", async () => {
+/** A truncated message: field 1, length 255, no bytes. */
+const UNDECODABLE = new Uint8Array([0x0a, 0xff, 0x01]);
+const framed = (bytes: Uint8Array) => new Uint8Array([0, 0, 0, 0, bytes.length, ...bytes]);
+
+/** An aggregator whose unary handler fails on its own and whose stream answers nothing. */
+const failing = (router: ConnectRouter) =>
+  router.service(FastPayAggregator, {
+    getTxStatus: (_request, context) => {
+      throw new ConnectError(`a failure of ${context.service.name}`, Code.Internal);
+    },
+    async *watchHeads() {},
+  });
+
+Deno.test("a client's malformed Connect request is a 4xx naming the problem, never a 5xx", async () => {
   const listener = serveConnect({
     hostname: "127.0.0.1",
     port: 0,
     readMaxBytes: 1 << 16,
-    routes: (router) =>
-      router.service(FastPayAggregator, {
-        getTxStatus: (_request, context) => {
-          throw new ConnectError(`a failure of ${context.service.name}`, Code.Internal);
-        },
-      }),
+    routes: failing,
   });
-  const url = `http://127.0.0.1:${listener.port}/${FastPayAggregator.typeName}/GetTxStatus`;
-  const post = async (body: BodyInit, headers: Record<string, string>) => {
-    const response = await fetch(url, { method: "POST", headers, body });
-    return { status: response.status, error: await response.json() };
-  };
+  const url = (method: string) =>
+    `http://127.0.0.1:${listener.port}/${FastPayAggregator.typeName}/${method}`;
   try {
     const cases: [string, BodyInit, Record<string, string>, number, string, RegExp][] = [
       [
         "undecodable binary",
-        new Uint8Array([0x0a, 0xff, 0xff]),
+        UNDECODABLE,
         { "content-type": "application/proto" },
         400,
         "invalid_argument",
@@ -155,12 +161,70 @@ Deno.test("a client's malformed unary request is a 4xx naming the problem, never
       ["a handler's failure", "{}", { "content-type": "application/json" }, 500, "internal", /of /],
     ];
     for (const [name, body, headers, status, code, message] of cases) {
-      const got = await post(body, headers);
-      assert.equal(got.status, status, name);
-      assert.equal(got.error.code, code, name);
-      assert.match(got.error.message, message, name);
+      const response = await fetch(url("GetTxStatus"), { method: "POST", headers, body });
+      const error = await response.json();
+      assert.equal(response.status, status, name);
+      assert.equal(error.code, code, name);
+      assert.match(error.message, message, name);
     }
+
+    const stream = await fetch(url("WatchHeads"), {
+      method: "POST",
+      headers: { "content-type": "application/connect+proto" },
+      body: framed(UNDECODABLE),
+    });
+    const end = new Uint8Array(await stream.arrayBuffer());
+    assert.equal(end[0], 0b10, "an end-of-stream envelope");
+    const { error } = JSON.parse(new TextDecoder().decode(end.subarray(5)));
+    assert.equal(error.code, "invalid_argument");
+    assert.match(error.message, /^parse binary: /);
+
+    const web = await fetch(url("GetTxStatus"), {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: framed(UNDECODABLE),
+    });
+    const trailer = new TextDecoder().decode((await web.bytes()).subarray(5));
+    assert.equal(web.status, 200);
+    assert.match(trailer, /grpc-status: 3\r\n/);
+    assert.match(trailer, /grpc-message: parse%20binary/);
   } finally {
+    await listener.close();
+  }
+});
+
+Deno.test("a client's malformed gRPC request is invalid_argument", async () => {
+  const listener = await serveGrpc({
+    hostname: "127.0.0.1",
+    port: 0,
+    readMaxBytes: 1 << 16,
+    routes: failing,
+  });
+  const session = connect(`http://127.0.0.1:${listener.port}`);
+  const call = async (method: string, body: Uint8Array) => {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": `/${FastPayAggregator.typeName}/${method}`,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const status = new Promise<string | undefined>((resolve) => {
+      stream.on("response", (headers) => {
+        if (headers["grpc-status"] !== undefined) resolve(String(headers["grpc-status"]));
+      });
+      stream.on("trailers", (trailers) => resolve(String(trailers["grpc-status"])));
+      stream.on("close", () => resolve(undefined));
+    });
+    stream.on("data", () => {});
+    stream.end(body);
+    return await status;
+  };
+  try {
+    assert.equal(await call("GetTxStatus", framed(UNDECODABLE)), "3");
+    assert.equal(await call("WatchHeads", framed(UNDECODABLE)), "3");
+    assert.equal(await call("GetTxStatus", framed(new Uint8Array())), "13", "its own failure");
+  } finally {
+    session.close();
     await listener.close();
   }
 });

@@ -463,7 +463,7 @@ export class Authority {
       this.#tidy(lane, w);
       w.lane(lane);
     }
-    this.#openGate(now, w);
+    this.#openGate(w);
     return { kind: "applied", writes: w };
   }
 
@@ -797,10 +797,10 @@ export class Authority {
   // ---- the gate -----------------------------------------------------------------------------
 
   /** A peer's board was read to its end (start-up check and store-loss recovery count these). */
-  boardPulled(peer: string, now: bigint): Writes {
+  boardPulled(peer: string): Writes {
     this.#pulled.add(peer);
     const w = new Writes();
-    this.#openGate(now, w);
+    this.#openGate(w);
     return w;
   }
 
@@ -810,7 +810,7 @@ export class Authority {
     this.#gate = { kind: "recovering", reason, restartClock };
   }
 
-  #openGate(now: bigint, w: Writes): void {
+  #openGate(w: Writes): void {
     const gate = this.#gate;
     if (gate.kind === "open" || this.#pulled.size < this.#c.boardsNeeded) return;
     if (gate.kind === "recovering") {
@@ -824,7 +824,6 @@ export class Authority {
       ) return;
       w.marker = true;
     }
-    void now;
     this.#gate = { kind: "open" };
   }
 
@@ -846,7 +845,7 @@ export class Authority {
   #unavailable(now: bigint, w: Writes): string | undefined {
     const view = this.viewProblem(now);
     if (view !== undefined) return view;
-    this.#openGate(now, w);
+    this.#openGate(w);
     const gate = this.#gate;
     if (gate.kind === "checking") {
       return `checking peers' boards after a restart (${this.#pulled.size} of ${this.#c.boardsNeeded} read)`;

@@ -496,8 +496,8 @@ Deno.test("after store loss nothing is signed until 2f+1 boards are read and W +
   applyBlock(a, 2n, [deposited(ALICE, 10n)], T0);
   const o = order({ payer: ALICE, validBefore: T0 + W + S + 30_000n });
   assert.equal(code(submit(a, submission(o))), "TEMPORARY_UNAVAILABLE");
-  a.boardPulled("peer-1", T0);
-  a.boardPulled("peer-2", T0);
+  a.boardPulled("peer-1");
+  a.boardPulled("peer-2");
   applyBlock(a, 3n, [], T0 + W + S - 1n);
   assert.equal(code(submit(a, submission(o), T0 + W + S)), "TEMPORARY_UNAVAILABLE");
   const ends = applyBlock(a, 4n, [], T0 + W + S);
@@ -508,7 +508,7 @@ Deno.test("after store loss nothing is signed until 2f+1 boards are read and W +
   const b = testAuthority(0, { boardsNeeded: 1 }, { kind: "checking" });
   applyBlock(b, 2n, [deposited(ALICE, 10n)], T0);
   assert.equal(code(submit(b, submission(order({ payer: ALICE })))), "TEMPORARY_UNAVAILABLE");
-  b.boardPulled("peer-1", T0);
+  b.boardPulled("peer-1");
   assert.equal(code(submit(b, submission(order({ payer: ALICE })))), "certify");
 });
 

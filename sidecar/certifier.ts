@@ -167,10 +167,7 @@ export class Certifier {
 
   /** A peer's board was read to its end; persists what opening the gate writes. */
   async boardPulled(peer: string): Promise<void> {
-    await this.#step((now) => ({
-      kind: "done" as const,
-      writes: this.#authority.boardPulled(peer, now),
-    }));
+    await this.#step(() => ({ kind: "done" as const, writes: this.#authority.boardPulled(peer) }));
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * 10,000 mutated requests to a real sidecar process, across every endpoint and protocol (Connect
- * binary and JSON, gRPC-Web, streams, plain HTTP routes): no crash, no HTTP 5xx (malformed input
- * is a client error), the resident memory back under a bound afterwards, and valid payments
+ * binary and JSON, gRPC-Web, streams, plain HTTP routes): no crash, no HTTP 5xx and no `internal`
+ * code (malformed input is a client error), the resident memory back under a bound afterwards, and valid payments
  * certifying right after. Seeded; `FUZZ_SEED` replays a run, `FUZZ_REQUESTS` runs more (40,000 grew
  * the resident memory by 22 MiB, 10,000 by up to 131 MiB: it is the heap settling, not a leak).
  */
@@ -161,6 +161,7 @@ networkTest(
     const statuses = new Map<number, number>();
     const fives: string[] = [];
     let failures = 0;
+    let internals = 0;
     const one = async () => {
       const s = rng.pick(seeds);
       const kind = rng.int(10);
@@ -225,6 +226,10 @@ networkTest(
         if (response.status >= 500 && fives.length < 5) {
           fives.push(`${response.status} ${init.url} ${text.slice(0, 200)}`);
         }
+        if (/"code":"internal"|grpc-status: 13\b/.test(text)) {
+          internals++;
+          if (internals < 5) console.log(`internal: ${init.url} ${text.slice(0, 200)}`);
+        }
       } catch (e) {
         failures++;
         if (failures < 5) console.log(`request failed: ${(e as Error).message}`);
@@ -242,6 +247,7 @@ networkTest(
       `statuses: ${JSON.stringify(Object.fromEntries(statuses))}, transport failures ${failures}`,
     );
     assert.equal(fiveCount, 0, `HTTP 5xx: ${fives.join("\n")}`);
+    assert.equal(internals, 0, "malformed input is never answered with internal");
     assert.equal(failures, 0, "every request was answered (no crash, no reset)");
     assert.ok(
       (await Deno.readTextFile(`/proc/${pid}/status`)).includes("State:"),
