@@ -110,7 +110,14 @@ networkTest(
       const replay = await net.submit(net.committee.indexOf(c.signer), request(order));
       assert.ok(replay.certificate && bytesEqual(replay.certificate.signature, c.signature));
     }
-    // It debits nothing: the next seq may spend the whole balance, and that one settles.
+    // It debits nothing once every sidecar's chain time passed validBefore (0 and 1 signed it as
+    // a payment, which counts until then): the next seq may spend the whole balance, and settles.
+    await net.waitLanes(
+      "every sidecar's chain time passed the order's validBefore",
+      stuck.address,
+      PATH_USD,
+      (lane) => lane.chainTime >= order.order.validBefore,
+    );
     const next = certified(
       await net.certify(
         await net.order(stuck, { recipient: carol, amount: 10n * USD, seq: 1n }),
