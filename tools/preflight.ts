@@ -1,9 +1,7 @@
 /**
  * The first step of `deno task test`: the Debian packages the tests use, installed on a fresh
- * machine — `chromium` for the browser tests (never a browser a test tool downloads) and
- * `libsecp256k1-1`, so that the sidecar's FFI sender recovery is tested against the WebAssembly
- * and JS ones (without it the sidecar falls back to WebAssembly). A missing package is installed
- * with apt-get when this runs as root or may use sudo without a password; otherwise the run stops
+ * machine — `chromium` for the browser tests (never a browser a test tool downloads). A missing
+ * package is installed with apt-get when this runs as root or may use sudo without a password; otherwise the run stops
  * at once with the command that installs them.
  *
  * ```sh
@@ -13,7 +11,6 @@
  * @module
  */
 import { CHROMIUM_PATH } from "@allegro/server/chromium";
-import { LIBSECP256K1_NAMES } from "@allegro/sidecar/secp256k1";
 
 /** A Debian package the tests need. */
 export interface DebianPackage {
@@ -23,18 +20,6 @@ export interface DebianPackage {
   readonly missing: string;
   /** Whether it is usable here. */
   present(): boolean;
-}
-
-/** Whether the dynamic loader finds a library under one of `names`. */
-function loadable(names: readonly string[]): boolean {
-  return names.some((name) => {
-    try {
-      Deno.dlopen(name, {}).close();
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** Whether `path` is an executable file. */
@@ -54,7 +39,7 @@ function executable(path: string): boolean {
  * ```ts
  * import { testPackages } from "./preflight.ts";
  *
- * console.log(testPackages().map((p) => p.name)); // [ "chromium", "libsecp256k1-1" ]
+ * console.log(testPackages().map((p) => p.name)); // [ "chromium" ]
  * ```
  */
 export function testPackages(chromiumPath: string = CHROMIUM_PATH): DebianPackage[] {
@@ -63,11 +48,6 @@ export function testPackages(chromiumPath: string = CHROMIUM_PATH): DebianPackag
       name: "chromium",
       missing: `${chromiumPath} (the browser tests)`,
       present: () => executable(chromiumPath),
-    },
-    {
-      name: "libsecp256k1-1",
-      missing: "libsecp256k1 (the sidecar's FFI sender recovery tests)",
-      present: () => loadable(LIBSECP256K1_NAMES),
     },
   ];
 }
