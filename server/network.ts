@@ -206,8 +206,8 @@ const MAINS: Record<Component, string> = {
   sidecar: "@allegro/sidecar",
   backend: "@allegro/backend",
 };
+/** What every component process may do. */
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
-const permissions = (_component: Component) => PERMISSIONS;
 
 /**
  * The command line that runs `component`: its package's entry (`main.ts`) when this module runs
@@ -229,14 +229,14 @@ export function componentCommand(component: Component): string[] {
     return [
       Deno.execPath(),
       "run",
-      ...permissions(component),
+      ...PERMISSIONS,
       "--no-config",
       "--unstable-kv",
       main,
       `__${component}`,
     ];
   }
-  return [Deno.execPath(), "run", ...permissions(component), import.meta.resolve(MAINS[component])];
+  return [Deno.execPath(), "run", ...PERMISSIONS, import.meta.resolve(MAINS[component])];
 }
 
 /** How to start one component process. */
