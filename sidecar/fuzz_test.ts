@@ -15,7 +15,7 @@ import {
 } from "@allegro/proto";
 import { hexToBytes } from "viem";
 import type { CertifiedOrder } from "@allegro/client";
-import { certified, networkTest, request, USD } from "./network_testing.ts";
+import { certified, networkTest, readMetrics, request, USD } from "./network_testing.ts";
 
 const REQUESTS = Number(Deno.env.get("FUZZ_REQUESTS") ?? 10_000);
 const CONCURRENCY = 16;
@@ -253,6 +253,10 @@ networkTest(
       (await Deno.readTextFile(`/proc/${pid}/status`)).includes("State:"),
       "the process lives",
     );
+
+    // The metrics still parse (an independent parser, # HELP on every family), hostile paths seen.
+    const families = await readMetrics(base);
+    assert.ok(families.every((f) => f.metrics.length < 100), "no family grew a series per request");
 
     // Memory: allocation spikes come back down within a bound.
     let after = await rssMib(pid);
