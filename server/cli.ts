@@ -109,8 +109,8 @@ export function optionsHelp(usage: string, options: readonly OptionSpec[]): stri
 /**
  * Reads `args` (flags only, each `--flag value`) and the config file named by `--config`, if
  * `options` has that flag ({@linkcode CONFIG_OPTION}), and checks that every required option is
- * set. `command` (e.g.
- * `"sidecar run"`) is named in errors.
+ * set; a missing one is a {@linkcode ConfigError} naming it. `command` (e.g. `"sidecar run"`) is
+ * named when the code asks for an option the command does not have.
  *
  * @example
  * ```ts
@@ -159,7 +159,7 @@ export async function readOptions(
   };
   for (const o of options) {
     if (o.required && !string(o.flag)) {
-      throw new ConfigError(`--${o.flag} is required (see ${command} --help)`);
+      throw new ConfigError(`--${o.flag} is required`);
     }
   }
   const list = (flag: string) =>
