@@ -86,7 +86,7 @@ export const USD = 1_000_000n;
 const BLOCK_MILLIS = 1000;
 
 /** Runs `body`, failing with `what` if it is not done within `millis`. */
-export async function withDeadline<T>(
+async function withDeadline<T>(
   what: string,
   millis: number,
   body: Promise<T>,
@@ -234,8 +234,11 @@ export function certified(result: FanOutResult): CertifiedOrder {
  * sidecar processes for the first `sidecars` of them.
  */
 export class TestNetwork {
+  /** The launcher's network: anvil, the data folder, the committee's keys and ports. */
   readonly local: LocalNetwork;
+  /** The committee file, loaded. */
   readonly committee: Committee;
+  /** A client of anvil's RPC. */
   readonly chain: PublicClient;
   /** A connection to every committee member's endpoint, in committee order. */
   readonly connections: readonly SidecarConnection[];
@@ -704,16 +707,8 @@ interface ProxiedConnection {
   silenced: boolean;
 }
 
-/**
- * Starts a TCP proxy on 127.0.0.1 to `target` (an `http://HOST:PORT` URL on loopback).
- *
- * @example
- * ```ts ignore
- * const proxy = startRpcProxy(anvil.rpcUrl);
- * proxy.blackHole();
- * ```
- */
-export function startRpcProxy(target: string): RpcProxy {
+/** Starts a TCP proxy on 127.0.0.1 to `target` (an `http://HOST:PORT` URL on loopback). */
+function startRpcProxy(target: string): RpcProxy {
   const { hostname, port } = new URL(target);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connections = new Set<ProxiedConnection>();
