@@ -144,7 +144,8 @@ export async function startIsolated(kvPath: string): Promise<IsolatedSidecar> {
     maxUnsettledPerLane: 64,
     gossipWindow: 16n,
     // The gate starts open: this sidecar reads no peer's board.
-    boardsNeeded: 0,
+    boardsToCheck: 0,
+    boardsToRecover: 0,
     sign: (txHash, effectsHash, created) => signer.sign(txHash, effectsHash, created),
   }, { gate: { kind: "open" } });
   const certifier = new Certifier(authority, store, committee);

@@ -147,7 +147,8 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     staleAfter: BigInt(config.staleAfterMillis),
     maxUnsettledPerLane: config.maxUnsettledPerLane,
     gossipWindow: BigInt(config.gossipWindow),
-    boardsNeeded: Math.min(2 * f + 1, committee.validators.length - 1),
+    boardsToCheck: Math.min(2 * f, committee.validators.length - 1),
+    boardsToRecover: Math.min(2 * f + 1, committee.validators.length - 1),
     sign: (txHash, effectsHash, created) => signer.sign(txHash, effectsHash, created),
   }, { ...start, gate });
 

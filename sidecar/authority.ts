@@ -63,8 +63,13 @@ export interface AuthorityConfig {
   readonly maxUnsettledPerLane: number;
   /** Seqs past a lane's applied prefix whose foreign certificates are kept as locks. */
   readonly gossipWindow: bigint;
-  /** Peers' boards to read after a restart before signing: `min(2f + 1, n − 1)`. */
-  readonly boardsNeeded: number;
+  /**
+   * Peers' boards to read after a restart before signing: `min(2f, n − 1)`, the rest of a quorum,
+   * so that a restart while f validators are down does not halt the committee.
+   */
+  readonly boardsToCheck: number;
+  /** Peers' boards a store-loss recovery reads before signing: `min(2f + 1, n − 1)` (SPEC §6). */
+  readonly boardsToRecover: number;
   /** Signs `cert_digest` (Ed25519 and the settlement attestation) for this validator. */
   readonly sign: (
     txHash: Uint8Array,
@@ -810,9 +815,13 @@ export class Authority {
     this.#gate = { kind: "recovering", reason, restartClock };
   }
 
+  #boardsNeeded(gate: Gate): number {
+    return gate.kind === "recovering" ? this.#c.boardsToRecover : this.#c.boardsToCheck;
+  }
+
   #openGate(w: Writes): void {
     const gate = this.#gate;
-    if (gate.kind === "open" || this.#pulled.size < this.#c.boardsNeeded) return;
+    if (gate.kind === "open" || this.#pulled.size < this.#boardsNeeded(gate)) return;
     if (gate.kind === "recovering") {
       const since = this.#firstFreshTime === undefined
         ? undefined
@@ -848,10 +857,14 @@ export class Authority {
     this.#openGate(w);
     const gate = this.#gate;
     if (gate.kind === "checking") {
-      return `checking peers' boards after a restart (${this.#pulled.size} of ${this.#c.boardsNeeded} read)`;
+      return `checking peers' boards after a restart (${this.#pulled.size} of ${
+        this.#boardsNeeded(gate)
+      } read)`;
     }
     if (gate.kind === "recovering") {
-      return `recovering from store loss (${gate.reason}): ${this.#pulled.size} of ${this.#c.boardsNeeded} boards read, signing resumes W + S after the restart in chain time`;
+      return `recovering from store loss (${gate.reason}): ${this.#pulled.size} of ${
+        this.#boardsNeeded(gate)
+      } boards read, signing resumes W + S after the restart in chain time`;
     }
     const vault = this.#vault;
     if (vault === undefined || vault.epoch !== this.#c.epoch) {

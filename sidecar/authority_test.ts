@@ -504,8 +504,9 @@ Deno.test("after store loss nothing is signed until 2f+1 boards are read and W +
   assert.equal(ends.writes.marker, true, "the marker is written when recovery ends");
   assert.equal(code(submit(a, submission(o), T0 + W + S + 100n)), "certify");
 
-  // A restart check that finds nothing missing opens once enough boards are read, no wait.
-  const b = testAuthority(0, { boardsNeeded: 1 }, { kind: "checking" });
+  // A restart check that finds nothing missing opens once enough boards are read, no wait; it
+  // needs fewer than a recovery (the rest of a quorum, so f validators down do not stall it).
+  const b = testAuthority(0, { boardsToCheck: 1, boardsToRecover: 3 }, { kind: "checking" });
   applyBlock(b, 2n, [deposited(ALICE, 10n)], T0);
   assert.equal(code(submit(b, submission(order({ payer: ALICE })))), "TEMPORARY_UNAVAILABLE");
   b.boardPulled("peer-1");

@@ -58,7 +58,8 @@ export function testConfig(i = 0, overrides: Partial<AuthorityConfig> = {}): Aut
     staleAfter: S,
     maxUnsettledPerLane: 64,
     gossipWindow: 16n,
-    boardsNeeded: 2,
+    boardsToCheck: 2,
+    boardsToRecover: 2,
     sign: (txHash, effectsHash, createdUnixMillis) => ({
       signer,
       txHash,

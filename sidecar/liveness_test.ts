@@ -5,7 +5,8 @@
  * order — the client retries `EXPIRED` until the sidecars' chain time passes `validBefore`, and
  * the confirmation certificates form a QC that debits nothing, never settles and never alerts;
  * a payer who split the committee between two orders of one seq stays blocked in that lane, and
- * still gets its money out through the forced exit.
+ * still gets its money out through the forced exit; and a sidecar restarted while another is down
+ * signs again once it read the 2f boards that make a quorum with it.
  */
 import assert from "node:assert/strict";
 import {
@@ -167,5 +168,28 @@ networkTest(
       2 * confirmations.length,
     );
     assert.equal(total("allegro_certified_expired_unsettled_total"), 0);
+  },
+);
+
+networkTest(
+  "a sidecar restarted while another is down signs again after reading the other two boards",
+  { validators: 4, settlers: false, millis: 90_000 },
+  async (net) => {
+    const payer = await net.payer(10n * USD);
+    await net.kill(3);
+    await net.restart(0);
+    const signed = await net.order(payer, { recipient: net.recipient(), amount: USD, seq: 0n });
+    // The restarted sidecar answers TEMPORARY_UNAVAILABLE until it has read 2f = 2 boards.
+    let last = "";
+    const answer = await until("the restarted sidecar signs", 20_000, async () => {
+      const answer = await net.submit(0, request(signed));
+      last = `${answer.reject?.code} ${answer.reject?.message}`;
+      return answer.certificate ? answer : undefined;
+    }).catch((e) => assert.fail(`${e.message}; its last answer: ${last}`));
+    assert.ok(answer.certificate);
+    const result = await net.certify(signed, {}, [0, 1, 2]);
+    assert.ok(result.qc, result.rejects.map((r) => `${r.code} ${r.message}`).join("; "));
+    await net.settle([certified(result)]);
+    await net.assertConservation();
   },
 );
