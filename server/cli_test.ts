@@ -59,7 +59,7 @@ Deno.test("bad values are refused naming the option and the value", async () => 
   await named(["--peers", "http://a:1,nope"], /--peers must be a URL, got "nope"/);
   await assert.rejects(
     readOptions([], OPTIONS, "t run"),
-    { name: "ConfigError", message: "--name is required" },,
+    { name: "ConfigError", message: "--name is required" },
   );
   await assert.rejects(readOptions(["--name", "x", "--bogus", "1"], OPTIONS, "t run"), ConfigError);
   const path = await Deno.makeTempFile({ suffix: ".json" });
