@@ -1,27 +1,25 @@
 /**
  * The account card: pick a demo account or one of this browser's keys (create, import, remove),
- * see its balance on chain and pending, and its recent payments — with "Spend" on money just
- * received, to pay it on at once with the received QC as parent.
+ * see its wallet and vault balances, what is pending in and out and a pending forced exit with
+ * its countdown, and its payments — with "Pay on" on money just received, to spend it at once
+ * citing that payment (and its QC) as parent, for as long as the validators still take it as one.
  *
  * @module
  */
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 import type { Address } from "viem";
-import type { CertifiedPayment } from "@allegro/client";
+import { verifyCertifiedOrder } from "@allegro/client";
 import { type Account, useAccounts } from "./accounts.ts";
-import { type AccountJson, api } from "./api.ts";
+import { type AccountPaymentJson, api } from "./api.ts";
+import { useBalances } from "./balances.ts";
 import { ErrorBox } from "./error_box.tsx";
-import { short, stageWords, title, USD, usd } from "./format.ts";
-import { useLive } from "./live.ts";
-import { fetchCertified, isSpent, MAX_FEE, pay, TOKEN } from "./payments.ts";
-
-/** A received payment to spend: the pay form fills in from it. */
-export interface SpendDraft {
-  readonly parent: CertifiedPayment;
-  readonly fromName: string;
-  /** All of it, or less the fee when nothing else can pay the fee. */
-  readonly amount: bigint;
-}
+import { clock, short, title, USD, usd } from "./format.ts";
+import { useNow } from "./hooks.ts";
+import { chainTimeNow, useLive } from "./live.ts";
+import type { SpendDraft } from "./pay.tsx";
+import { usePayments } from "./payments.tsx";
+import { currentStage, hasQc, laterStage, type Stage, StageBadge } from "./stage.tsx";
+import { qcFromJson, signedOrderFromJson } from "./wire_json.ts";
 
 /** What the account card can ask of the page. */
 export interface AccountCardProps {
@@ -29,45 +27,46 @@ export interface AccountCardProps {
   readonly onLookup: (txHash: string) => void;
 }
 
-/** The selected account, its balance and its recent payments. */
+/** The selected account, its balances and its payments. */
 export function AccountCard({ onSpend, onLookup }: AccountCardProps) {
   const accounts = useAccounts();
   const live = useLive();
+  const payments = usePayments();
+  const balances = useBalances();
   const selected = accounts.selected;
-  const [data, setData] = useState<AccountJson>();
-  const [error, setError] = useState<unknown>();
-  const [importing, setImporting] = useState(false);
-  const headHeight = live.heads.at(-1)?.height;
+  const [problem, setProblem] = useState<unknown>();
+  const token = balances.token;
+  const account = balances.account;
+  const spent = new Set(payments.attempts.map((a) => a.parentTxHash));
 
-  useEffect(() => {
-    if (!selected) return;
-    let current = true;
-    const timer = setTimeout(() => {
-      api.account(selected.address, TOKEN).then(
-        (a) => current && (setData(a), setError(undefined)),
-        (e) => current && setError(e),
-      );
-    }, 120);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [selected?.address, headHeight, live.txs]);
-
-  const shown = data?.address === selected?.address ? data : undefined;
-  const token = shown?.tokens[0];
-  const spend = async (txHash: string, fromName: string) => {
+  const spend = async (p: AccountPaymentJson, fromName: string) => {
+    setProblem(undefined);
     try {
       if (!live.committee) throw new Error("the committee is not loaded yet");
-      const parent = await fetchCertified(live.committee, txHash);
-      const received = parent.payment.amount;
-      // The fee comes from the rest of the balance; without enough, from the money received.
-      const rest = BigInt(token?.available ?? "0") - received;
-      onSpend({ parent, fromName, amount: rest >= MAX_FEE ? received : received - MAX_FEE });
+      const json = await api.qc(p.tx_hash);
+      const certified = await verifyCertifiedOrder(live.committee, {
+        signed: signedOrderFromJson(json.order),
+        qc: qcFromJson(json.qc),
+      });
+      onSpend({ certified, fromName });
     } catch (e) {
-      setError(e);
+      setProblem(e);
     }
   };
+  // A sidecar certifies a child only while its parent's validBefore is more than its margin M
+  // ahead of chain time (by default S + D + 2 blocks = 7 blocks + 1 s); one block more to spare.
+  const chainNow = chainTimeNow(live.heads);
+  const block = live.config?.block_interval_ms ?? 1000;
+  const citable = (p: AccountPaymentJson) =>
+    chainNow !== undefined && Number(p.order.valid_before) - chainNow > 8 * block + 1000;
+  const stageOf = (p: AccountPaymentJson): Stage =>
+    laterStage(p.stage as Stage, currentStage(live.txs.get(p.tx_hash)?.stages ?? []));
+  const rows = [
+    ...(account?.pending ?? []),
+    ...(account?.recent ?? []).filter((r) =>
+      !account?.pending.some((p) => p.tx_hash === r.tx_hash)
+    ),
+  ];
 
   return (
     <section className="card account" data-testid="account">
@@ -100,35 +99,53 @@ export function AccountCard({ onSpend, onLookup }: AccountCardProps) {
       {token && (
         <div className="balance" data-testid="balance">
           <div className="available">
-            <span className="label">Available</span>
-            <span className="amount" data-testid="available">{usd(token.available)}</span>
+            <span className="label">In the vault</span>
+            <span className="amount" data-testid="vault-balance">{usd(token.vault_balance)}</span>
             <span className="unit">USD</span>
           </div>
           <dl>
-            <dt>On chain</dt>
-            <dd data-testid="on-chain">{usd(token.balance)}</dd>
+            <dt>Wallet</dt>
+            <dd data-testid="wallet-balance">{usd(token.wallet_balance)}</dd>
             <dt>Pending out</dt>
-            <dd>{token.pending_debit === "0" ? "—" : `−${usd(token.pending_debit)}`}</dd>
+            <dd data-testid="pending-out">
+              {token.pending_out === "0" ? "—" : `−${usd(token.pending_out)}`}
+            </dd>
             <dt>Pending in</dt>
-            <dd>{token.pending_credit === "0" ? "—" : `+${usd(token.pending_credit)}`}</dd>
+            <dd data-testid="pending-in">
+              {token.pending_in === "0" ? "—" : `+${usd(token.pending_in)}`}
+            </dd>
+            <dt>Forced exit</dt>
+            <dd data-testid="pending-exit">
+              {token.exit
+                ? (
+                  <>
+                    {usd(token.exit.amount)}{" "}
+                    <ExitCountdown readyAt={token.exit.ready_at_unix_seconds} />
+                  </>
+                )
+                : "—"}
+            </dd>
           </dl>
+          <p className="small muted">
+            Read at block #{account?.block_height ?? "?"}. Payments spend the vault balance; the
+            wallet pays chain fees and deposits.
+          </p>
         </div>
       )}
-      <KeyActions
-        key={selected?.address}
-        selected={selected}
-        importing={importing}
-        setImporting={setImporting}
-      />
-      {error !== undefined && <ErrorBox error={error} />}
-      {shown && shown.recent.length > 0 && (
+      {balances.error !== undefined && <ErrorBox error={balances.error} />}
+      <KeyActions key={selected?.address} selected={selected} />
+      {problem !== undefined && <ErrorBox error={problem} />}
+      {rows.length > 0 && (
         <>
-          <h3>Recent payments</h3>
+          <h3>Payments</h3>
           <ul className="recent">
-            {shown.recent.slice(0, 6).map((p) => {
+            {rows.slice(0, 8).map((p) => {
               const incoming = p.direction === "in";
-              const other = incoming ? p.sender : p.recipient;
+              const other = incoming ? p.order.payer : p.order.recipient;
               const otherName = accounts.nameOf(other);
+              const stage = stageOf(p);
+              const payable = incoming && !p.order.exit && !spent.has(p.tx_hash) &&
+                hasQc(stage) && citable(p);
               return (
                 <li
                   key={p.tx_hash}
@@ -138,20 +155,23 @@ export function AccountCard({ onSpend, onLookup }: AccountCardProps) {
                 >
                   <span className={`dir ${p.direction}`}>{incoming ? "↓" : "↑"}</span>
                   <span className="what">
-                    <b>{usd(p.amount)}</b> {incoming ? "from" : "to"}{" "}
-                    {otherName ? title(otherName) : short(other)}
-                    <span className={`badge ${p.stage}`}>{stageWords(p.stage)}</span>
+                    <b>{usd(p.order.amount)}</b> {p.order.exit && !incoming
+                      ? "to the wallet (exit)"
+                      : `${incoming ? "from" : "to"} ${
+                        otherName ? title(otherName) : short(other)
+                      }`}
+                    <StageBadge stage={stage} />
                   </span>
                   <span className="actions">
-                    {incoming && p.qc_hash && !isSpent(p.tx_hash) && (
+                    {payable && (
                       <button
                         type="button"
                         className="small primary"
-                        data-testid="spend"
-                        title="Pay this money on right away, with its QC as parent"
-                        onClick={() => spend(p.tx_hash, otherName ?? short(other))}
+                        data-testid="pay-on"
+                        title="Spend this money at once, citing this payment (and its QC) as parent"
+                        onClick={() => spend(p, otherName ?? short(other))}
                       >
-                        Spend
+                        Pay on
                       </button>
                     )}
                     <button type="button" className="small" onClick={() => onLookup(p.tx_hash)}>
@@ -168,6 +188,30 @@ export function AccountCard({ onSpend, onLookup }: AccountCardProps) {
   );
 }
 
+/**
+ * The time left until a forced exit can be paid out (`exit(token)`), counted on the chain's
+ * clock: the vault pays it in a block whose timestamp has reached `readyAt`.
+ */
+export function ExitCountdown({ readyAt }: { readyAt: string }) {
+  const { heads } = useLive();
+  const now = useNow(250);
+  const chainNow = chainTimeNow(heads, now);
+  const readyMillis = Number(readyAt) * 1000;
+  const left = chainNow === undefined ? undefined : Math.ceil((readyMillis - chainNow) / 1000);
+  const ready = left !== undefined && left <= 0;
+  return (
+    <span
+      className={`countdown ${ready ? "ready" : ""}`}
+      data-testid="exit-countdown"
+      data-ready={String(ready)}
+      data-left={left ?? ""}
+      title={`ready at ${clock(readyMillis)} chain time`}
+    >
+      {ready ? "ready to exit" : left === undefined ? "…" : `ready in ${left} s`}
+    </span>
+  );
+}
+
 function AccountOptions({ label, list }: { label: string; list: readonly Account[] }) {
   if (list.length === 0) return null;
   return (
@@ -181,17 +225,11 @@ function AccountOptions({ label, list }: { label: string; list: readonly Account
   );
 }
 
-function KeyActions(
-  { selected, importing, setImporting }: {
-    selected: Account | undefined;
-    importing: boolean;
-    setImporting: (on: boolean) => void;
-  },
-) {
+function KeyActions({ selected }: { selected: Account | undefined }) {
   const accounts = useAccounts();
-  const { committee } = useLive();
+  const payments = usePayments();
+  const [importing, setImporting] = useState(false);
   const [problem, setProblem] = useState<unknown>();
-  const [gift, setGift] = useState<string>();
   const donor = accounts.all.find((a) => a.demo && a.address !== selected?.address);
 
   const submitImport = (e: FormEvent<HTMLFormElement>) => {
@@ -205,17 +243,15 @@ function KeyActions(
       setProblem(error);
     }
   };
-  const askDonor = async () => {
-    if (!donor || !selected || !committee) return;
+  const askDonor = () => {
+    if (!donor || !selected) return;
     setProblem(undefined);
-    setGift(`${title(donor.name)} is paying you 10 USD…`);
-    try {
-      await pay({ committee, from: donor, to: selected.address, amount: 10n * USD });
-      setGift(`${title(donor.name)} paid you 10 USD — certified; spend it right away.`);
-    } catch (e) {
-      setGift(undefined);
-      setProblem(e);
-    }
+    payments.send({
+      from: donor,
+      to: selected.address,
+      toName: title(selected.name),
+      amount: 10n * USD,
+    }).catch(setProblem);
   };
 
   return (
@@ -242,7 +278,6 @@ function KeyActions(
           </button>
         )}
       </div>
-      {gift && <p className="small muted">{gift}</p>}
       {importing && (
         <form className="import" onSubmit={submitImport}>
           <input name="name" placeholder="name (optional)" aria-label="key name" />
@@ -258,7 +293,9 @@ function KeyActions(
       )}
       {problem !== undefined && <ErrorBox error={problem} />}
       {selected && !selected.demo && (
-        <p className="small muted">This key is stored only in this browser (localStorage).</p>
+        <p className="small muted">
+          This key is stored only in this browser (localStorage); its lanes in IndexedDB.
+        </p>
       )}
     </div>
   );

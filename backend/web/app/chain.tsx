@@ -1,10 +1,11 @@
 /**
  * The network at a glance: the chain head (live, with the time into the current block), the
- * connection to the backend, and each validator's status.
+ * connection to the backend, each validator's status, and whether the committee the QCs are
+ * verified against is the one the vault registers.
  *
  * @module
  */
-import { duration, title } from "./format.ts";
+import { duration, short, title } from "./format.ts";
 import { useNow } from "./hooks.ts";
 import { blockIntervalMillis, useLive } from "./live.ts";
 
@@ -17,7 +18,7 @@ export function HeadPill() {
     return <div className="head-pill muted" data-testid="head">waiting for the chain…</div>;
   }
   const interval = blockIntervalMillis(heads);
-  const elapsed = Math.max(0, now - head.seenMillis);
+  const elapsed = Math.max(0, now - head.localMillis);
   return (
     <div className="head-pill" data-testid="head" data-height={head.height}>
       <span className="pulse" key={head.height} />
@@ -42,15 +43,15 @@ export function ConnectionBanner() {
   return (
     <div className="banner" role="alert" data-testid="backend-down">
       <b>The Allegro backend is not answering.</b>{" "}
-      Live updates and payments are paused; the page reconnects by itself. Is the local network
-      (<code>deno task net</code>) still running?
+      Live updates, balances and settlement are paused; the page reconnects by itself. Is the local
+      network (<code>./denow task net</code>) still running?
     </div>
   );
 }
 
 /** Every validator: up or down, latency, its chain head; and whether a quorum is possible. */
 export function ValidatorsCard() {
-  const { validators, heads } = useLive();
+  const { validators, heads, committeeCheck } = useLive();
   if (!validators) {
     return (
       <section className="card validators">
@@ -92,6 +93,21 @@ export function ValidatorsCard() {
             n - validators.threshold
           } validator${n - validators.threshold === 1 ? "" : "s"} may fail.`
           : `Quorum unreachable: ${up} of ${n} validators are up, ${validators.threshold} are needed — payments cannot be certified.`}
+      </p>
+      <p
+        className={`small ${committeeCheck.state === "mismatch" ? "warn" : "muted"}`}
+        data-testid="committee-check"
+        data-state={committeeCheck.state}
+      >
+        {committeeCheck.state === "verified"
+          ? `✓ The committee matches the one the vault ${
+            short(validators.vault)
+          } registers for epoch ${validators.epoch}: QCs are verified here against it.`
+          : committeeCheck.state === "checking"
+          ? "Checking the committee against the vault…"
+          : committeeCheck.state === "mismatch"
+          ? `✗ The backend names another committee than the vault's: ${committeeCheck.message}. Do not trust QCs verified against it.`
+          : `The committee could not be checked against the vault (${committeeCheck.message}): QCs are verified against the committee the backend names.`}
       </p>
     </section>
   );

@@ -4,10 +4,15 @@
  * @module
  */
 import { explain } from "./errors.ts";
+import { useLive } from "./live.ts";
 
 /** The headline and lines of `error`, and what the validators said, folded. */
 export function ErrorBox({ error }: { error: unknown }) {
-  const { title, lines, details } = explain(error);
+  const { validators } = useLive();
+  const { title, lines, details } = explain(
+    error,
+    validators && { n: validators.validators.length, threshold: validators.threshold },
+  );
   return (
     <div className="error" role="alert" data-testid="error">
       <b>{title}</b>

@@ -1,12 +1,13 @@
 /**
- * Failures in words a person understands: which validator refused and why, a backend that does
- * not answer, a quorum that cannot be reached.
+ * Failures in words a person understands: which validator refused and why, a quorum that cannot
+ * be reached, a lane held by an earlier order, a backend or a chain that does not answer.
  *
  * @module
  */
-import { AllegroError } from "@allegro/client";
-import { ApiError, BackendUnreachable, type RejectJson, type SubmissionJson } from "./api.ts";
-import { title } from "./format.ts";
+import { AllegroError, PaymentError, revertReason } from "@allegro/client";
+import { ApiError, BackendUnreachable } from "./api.ts";
+import { clock, title } from "./format.ts";
+import { LaneBlocked } from "./payer.ts";
 
 /** A failure as the UI shows it: a headline, what happened in words, the raw messages. */
 export interface Explained {
@@ -17,81 +18,105 @@ export interface Explained {
 }
 
 const REFUSALS: Record<string, string> = {
-  INSUFFICIENT_FUNDS: "not enough money for the amount plus the fee",
-  EQUIVOCATION: "it already signed another payment with this nonce",
-  NONCE_SEQ_TOO_LOW: "this nonce was already used",
-  NONCE_SEQ_TOO_HIGH: "an earlier payment of this account is missing",
-  EXPIRED: "the payment has expired",
-  INVALID_PARENT_QC: "the received payment it spends is invalid or already spent",
+  INSUFFICIENT_FUNDS: "the vault balance does not cover it",
+  EQUIVOCATION: "it already certified another order of this account at this seq",
+  NONCE_SEQ_TOO_LOW: "this seq of the account is already used",
+  NONCE_SEQ_TOO_HIGH: "an earlier order of this account is missing",
+  EXPIRED: "the order's validity is outside what it accepts",
+  INVALID_PARENT_QC: "the received payment it spends is invalid, expired or already spent",
   MISSING_PARENT_QC: "it does not know the received payment this spends",
-  WRONG_CHAIN: "the payment is for another chain",
-  NOT_PAYMENT_TX: "this is not a plain token payment",
-  INVALID_FORMAT: "the payment is malformed",
-  TEMPORARY_UNAVAILABLE: "it is not ready yet (its view of the chain is catching up)",
+  WRONG_CHAIN: "the order is for another chain or vault",
+  NOT_PAYMENT_TX: "it does not pay that token or that recipient",
+  INVALID_FORMAT: "the order is malformed",
+  TEMPORARY_UNAVAILABLE: "it is not ready (its view of the chain is catching up)",
 };
 
+/** A validator's refusal or failure, from the backend's record or the client's fan-out. */
+export interface RejectLike {
+  readonly code: string;
+  readonly message: string;
+  readonly kind: "rejected" | "unreachable" | "invalid";
+}
+
 /** What one validator answered, in words, without its name (its own message: `r.message`). */
-export function rejectReason(r: RejectJson): string {
+export function rejectReason(r: RejectLike): string {
   if (r.kind === "unreachable") return "did not answer (down or too slow)";
   if (r.kind === "invalid") return "answered with a certificate that does not verify";
   return `refused: ${REFUSALS[r.code] ?? r.code}`;
 }
 
-/** One validator's answer in words: `Dave refused: not enough money…`. */
-function rejectWords(r: RejectJson): string {
-  return `${title(r.validator)} ${rejectReason(r)}.`;
-}
-
 const HEADLINES: Record<string, string> = {
-  INSUFFICIENT_FUNDS: "Not enough money",
-  EQUIVOCATION: "Nonce conflict: this account now uses a fresh nonce lane, pay again",
-  NONCE_SEQ_TOO_LOW: "Nonce conflict: this account now uses a fresh nonce lane, pay again",
-  NONCE_SEQ_TOO_HIGH: "Nonce conflict: this account now uses a fresh nonce lane, pay again",
-  INVALID_PARENT_QC: "This received payment cannot be spent (already spent, or its QC is invalid)",
+  INSUFFICIENT_FUNDS: "Not enough money in the vault: deposit first",
+  EQUIVOCATION: "Another order holds this seq (was the account used elsewhere?)",
+  NONCE_SEQ_TOO_LOW: "Another order holds this seq (was the account used elsewhere?)",
+  NONCE_SEQ_TOO_HIGH: "An earlier order of this account is missing",
+  INVALID_PARENT_QC: "The received payment cannot be spent (already spent, expired, or invalid)",
   MISSING_PARENT_QC: "The received payment this spends is unknown",
-  EXPIRED: "The payment expired before it was certified",
+  EXPIRED: "The order's validity was refused",
+  WRONG_CHAIN: "The order is for another chain",
 };
 
-/** Explains anything a payment, a lookup or a fetch can throw. */
-export function explain(e: unknown): Explained {
+/** Why no QC formed for `e`'s order: refused for good, or a quorum out of reach. */
+function noQc(e: PaymentError, n: number, threshold: number): Explained {
+  const lines = e.rejects.map((r) => `${title(r.validator.name)} ${rejectReason(r)}.`);
+  const details = e.rejects.map((r) => `${title(r.validator.name)}: ${r.code} — ${r.message}`);
+  const final = e.rejects.filter((r) =>
+    r.kind === "rejected" && r.code !== "TEMPORARY_UNAVAILABLE"
+  );
+  if (final.length > n - threshold) {
+    return { title: HEADLINES[e.code] ?? "The validators refused the order", lines, details };
+  }
+  return {
+    title: `Quorum unreachable: ${
+      n - e.rejects.length
+    } of ${n} validators can sign, ${threshold} are needed`,
+    lines: [
+      ...lines,
+      "No QC formed, so nothing can settle. The order stays in the wallet and is sent again first by the next payment, once enough validators are up.",
+    ],
+    details,
+  };
+}
+
+/**
+ * Explains anything a payment, a vault transaction, a look-up or a fetch can throw; `committee`
+ * sizes a payment's quorum.
+ */
+export function explain(e: unknown, committee?: { n: number; threshold: number }): Explained {
   if (e instanceof BackendUnreachable) {
     return {
       title: "The Allegro backend is not answering",
       lines: [
-        "Is the local network (deno task net) still running? The page reconnects by itself.",
+        "Is the local network (./denow task net) still running? The page reconnects by itself.",
       ],
     };
   }
+  if (e instanceof LaneBlocked) {
+    const o = e.order.signed.order;
+    const why = explain(e.reason, committee);
+    return {
+      title: `An earlier order of this account (seq ${o.seq}) still has no QC`,
+      lines: [
+        `It was sent again first and got none: ${why.title}.`,
+        ...why.lines,
+        "The wallet never signs a second order for a seq. Once that order expires (valid until " +
+        `${
+          clock(Number(o.validBefore))
+        }) it is sent again to confirm its seq, which moves no money; pay again then.`,
+      ],
+      ...(why.details ? { details: why.details } : {}),
+    };
+  }
+  if (e instanceof PaymentError && committee) return noQc(e, committee.n, committee.threshold);
   if (e instanceof ApiError) {
-    const submission = e.details as SubmissionJson | undefined;
-    if (submission?.rejects) {
-      const lines = submission.rejects.map(rejectWords);
-      const details = submission.rejects.map((r) =>
-        `${title(r.validator)}: ${r.code} — ${r.message}`
-      );
-      if (e.status === 503) {
-        const failed = submission.rejects.length;
-        return {
-          title:
-            `Quorum unreachable: ${submission.validators - failed} of ${submission.validators} ` +
-            `validators can sign, ${submission.threshold} are needed`,
-          lines: [
-            ...lines,
-            "No QC formed, so the payment cannot settle yet. It can be sent again once enough validators are up.",
-          ],
-          details,
-        };
-      }
-      return { title: HEADLINES[e.code] ?? "The validators refused the payment", lines, details };
-    }
     if (e.status === 404) return { title: "Not found", lines: [e.message] };
-    return { title: HEADLINES[e.code] ?? `The backend refused: ${e.code}`, lines: [e.message] };
+    return { title: `The backend refused: ${e.code}`, lines: [e.message] };
   }
   if (e instanceof AllegroError && e.code === "INVALID_PARENT_QC") {
-    return { title: "The quorum certificate does not verify in your browser", lines: [e.message] };
+    return { title: "The certified order does not verify in this browser", lines: [e.message] };
   }
   if (e instanceof AllegroError) {
-    return { title: "The payment could not be built", lines: [e.message] };
+    return { title: "The payment could not be completed", lines: [e.message] };
   }
-  return { title: "Something went wrong", lines: [(e as Error)?.message ?? String(e)] };
+  return { title: "Something went wrong", lines: [revertReason(e)] };
 }

@@ -1,5 +1,5 @@
 /**
- * How the UI writes amounts, hashes, durations and names.
+ * How the UI writes amounts, hashes, times, durations and names.
  *
  * @module
  */
@@ -36,21 +36,12 @@ export function duration(millis: number): string {
   return abs < 1000 ? `${Math.round(millis)} ms` : `${(millis / 1000).toFixed(2)} s`;
 }
 
+/** A time of day, `14:03:27`, of unix milliseconds. */
+export function clock(millis: number): string {
+  return new Date(millis).toLocaleTimeString("en-GB");
+}
+
 /** `alice` → `Alice`. */
 export function title(name: string): string {
   return name.charAt(0).toUpperCase() + name.slice(1);
-}
-
-/** A lifecycle stage in words. */
-export function stageWords(stage: string): string {
-  return ({
-    ACCEPTED: "Accepted",
-    CERTIFIED: "Certified",
-    QUEUED_ONCHAIN: "Queued on chain",
-    INCLUDED: "Included",
-    FINALIZED: "Final",
-    REJECTED: "Rejected",
-    EXPIRED: "Expired",
-    FAILED: "Failed on chain",
-  } as Record<string, string>)[stage] ?? stage;
 }

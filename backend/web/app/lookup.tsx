@@ -1,27 +1,28 @@
 /**
- * Look any payment up by its Allegro `tx_hash`: stage, what it pays, certificates per validator,
- * the QC (verified in this browser) and the block.
+ * Look any payment up by its `tx_hash`: the order, each validator's certificate with its
+ * attestation and the QC (verified in this browser), its stage, and the block and transaction
+ * that settled it.
  *
  * @module
  */
 import { type FormEvent, useEffect, useState } from "react";
+import { NO_PARENT } from "@allegro/client";
 import { useAccounts } from "./accounts.ts";
-import { short, stageWords, title, usd } from "./format.ts";
+import { clock, short, title, usd } from "./format.ts";
+import { StageBadge } from "./stage.tsx";
 import { TxDetails } from "./tx_details.tsx";
-import { useTxView } from "./tx_view.ts";
+import { useRecordedCertification, useTxView } from "./tx_view.ts";
 
 const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 
-/** The lookup form and the payment it found. */
-export function LookupPanel({ asked }: { asked: string | undefined }) {
+/** The look-up form and the payment it found; `asked` is a `tx_hash` another panel asks for. */
+export function LookupPanel(
+  { asked, onLookup }: { asked: string | undefined; onLookup: (txHash: string) => void },
+) {
   const [text, setText] = useState(asked ?? "");
-  const [txHash, setTxHash] = useState(asked);
   const [problem, setProblem] = useState<string>();
   useEffect(() => {
-    if (asked) {
-      setText(asked);
-      setTxHash(asked.toLowerCase());
-    }
+    if (asked) setText(asked);
   }, [asked]);
 
   const submit = (e: FormEvent) => {
@@ -32,7 +33,7 @@ export function LookupPanel({ asked }: { asked: string | undefined }) {
       return;
     }
     setProblem(undefined);
-    setTxHash(hash.toLowerCase());
+    onLookup(hash.toLowerCase());
   };
 
   return (
@@ -43,7 +44,7 @@ export function LookupPanel({ asked }: { asked: string | undefined }) {
           <input
             value={text}
             onChange={(e) => setText(e.target.value)}
-            placeholder="Allegro tx_hash: 0x + 64 hex digits"
+            placeholder="tx_hash: 0x + 64 hex digits"
             spellCheck={false}
             data-testid="lookup-input"
             aria-label="tx hash"
@@ -52,13 +53,14 @@ export function LookupPanel({ asked }: { asked: string | undefined }) {
         </div>
         {problem && <p className="error" role="alert">{problem}</p>}
       </form>
-      {txHash && <Found key={txHash} txHash={txHash} />}
+      {asked && <Found key={asked} txHash={asked} onLookup={onLookup} />}
     </div>
   );
 }
 
-function Found({ txHash }: { txHash: string }) {
+function Found({ txHash, onLookup }: { txHash: string; onLookup: (txHash: string) => void }) {
   const view = useTxView(txHash);
+  const certification = useRecordedCertification(txHash, view);
   const { nameOf } = useAccounts();
   const who = (address: string) => {
     const name = nameOf(address);
@@ -71,38 +73,48 @@ function Found({ txHash }: { txHash: string }) {
       </p>
     );
   }
-  const p = view.record?.payment;
+  const o = view.record?.order.order;
   return (
     <article className="card" data-testid="lookup-result">
       <header>
         <h3>
-          {p ? `${usd(p.amount)} USD` : "Payment"} <code className="muted">{short(txHash, 8)}</code>
+          {o ? `${usd(o.amount)} USD` : "Payment"} <code className="muted">{short(txHash, 8)}</code>
         </h3>
-        {view.stage && <span className={`badge ${view.stage}`}>{stageWords(view.stage)}</span>}
+        {view.stage && <StageBadge stage={view.stage} />}
       </header>
-      {p && (
+      {o && (
         <dl className="facts">
           <dt>From</dt>
-          <dd>{who(p.sender)}</dd>
+          <dd>{who(o.payer)}</dd>
           <dt>To</dt>
-          <dd>{who(p.recipient)}</dd>
-          <dt>Nonce</dt>
-          <dd>{p.nonce_seq}</dd>
-          <dt>Valid until</dt>
-          <dd>{new Date(Number(p.valid_before_unix_millis)).toLocaleTimeString()}</dd>
-          <dt>Parent QC</dt>
+          <dd>{o.exit ? `${who(o.recipient)}'s wallet (exit)` : who(o.recipient)}</dd>
+          <dt>Seq</dt>
+          <dd>{o.seq}</dd>
+          <dt>Valid before</dt>
+          <dd>{clock(Number(o.valid_before))} (chain time)</dd>
+          <dt>Parent</dt>
           <dd>
-            {view.record?.parent_qc_hash
-              ? <code>{short(view.record.parent_qc_hash, 8)}</code>
-              : "none"}
+            {o.parent === NO_PARENT
+              ? "none"
+              : (
+                <button type="button" className="link" onClick={() => onLookup(o.parent)}>
+                  <code>{short(o.parent, 8)}</code>
+                </button>
+              )}
           </dd>
-          <dt>Block</dt>
+          <dt>Settled in</dt>
           <dd data-testid="lookup-block">
-            {view.record?.block ? `#${view.record.block.height}` : "not on chain yet"}
+            {view.blockHeight !== undefined ? `block #${view.blockHeight}` : "not on chain yet"}
+          </dd>
+          <dt>Source</dt>
+          <dd>
+            {view.record?.source === "board"
+              ? "learnt from the validators' boards"
+              : "submitted to this backend"}
           </dd>
         </dl>
       )}
-      <TxDetails txHash={txHash} />
+      {view.stage && <TxDetails view={view} certification={certification} stage={view.stage} />}
     </article>
   );
 }

@@ -1,6 +1,6 @@
 /**
  * A time-axis chart in SVG: labelled rows of marks (certificates, QCs, settlements) and lines
- * across every row (block boundaries, QCs, "now"), sized to its container.
+ * across every row (block boundaries, QCs, settlements, "now"), sized to its container.
  *
  * @module
  */
@@ -23,7 +23,7 @@ export interface TimelineMark {
 /** A vertical line across every row. */
 export interface TimelineLine {
   readonly t: number;
-  readonly kind: "block" | "expected" | "qc" | "now";
+  readonly kind: "block" | "expected" | "qc" | "now" | "settle";
   /** Written at the top. */
   readonly label: string;
   readonly color?: string;
@@ -55,8 +55,9 @@ const STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10
 
 function tickLabel(millis: number, step: number): string {
   const sign = millis >= 0 ? "+" : "−";
-  if (step < 500) return `${sign}${Math.abs(Math.round(millis))} ms`;
-  return `${sign}${Math.abs(millis / 1000).toFixed(step % 1000 ? 1 : 0)} s`;
+  if (step < 500 && Math.abs(millis) < 1000) return `${sign}${Math.abs(Math.round(millis))} ms`;
+  const decimals = step % 1000 === 0 ? 0 : step % 100 === 0 ? 1 : 2;
+  return `${sign}${Math.abs(millis / 1000).toFixed(decimals)} s`;
 }
 
 /** The label level (0 at the bottom) of each line, so that neighbouring labels do not overlap. */
