@@ -85,10 +85,10 @@ export function ScenarioPanel() {
         <p>
           Right after a block, Alice pays Bob 10 USD out of her vault balance (depositing first if
           she has too little there). The moment its quorum certificate <b>QC1</b>{" "}
-          verifies, Bob spends that money: he pays Carol 10 USD citing Alice's payment as parent —
-          with nothing of his own in the vault, before Alice's payment is anywhere near a block.
-          Both QCs form in a fraction of a second; the backend settles both in the next block
-          (parent first).
+          verifies, Bob spends that money: he pays Carol 10 USD citing Alice's payment as parent, so
+          the money he just received pays for it — before Alice's payment is anywhere near a block.
+          Both QCs form in a fraction of a second; the backend settles both at once, parent first,
+          in the blocks that follow.
         </p>
         <div className="row">
           <button
