@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { type Address, createPublicClient, type Hex, http } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { depositCalls, sendTempoTransaction, waitForSuccess } from "@allegro/client";
+import { FastPaySidecar } from "@allegro/proto";
 import { type DemoAccount, writeDemoAccounts } from "./demo_accounts.ts";
 import { type Anvil, fund, FUNDER_KEYS, PATH_USD, startAnvil } from "./anvil.ts";
 import { writeAccountKeyFile } from "./keyfile.ts";
@@ -264,5 +265,46 @@ export async function fundAndDeposit(
     feeToken: PATH_USD,
     gas: 1_000_000n,
   });
-  await waitForSuccess(client, hash);
+  const receipt = await waitForSuccess(client, hash);
+  await sidecarsReached(net.committee, receipt.blockNumber);
+}
+
+/**
+ * Waits until every sidecar of `committee` that answers has processed block `height`, so that a
+ * payment right after a deposit is judged on it; at most `millis`. A sidecar that does not answer
+ * is not waited for (a test may have stopped it).
+ *
+ * @example
+ * ```ts ignore
+ * await sidecarsReached(net.committee, receipt.blockNumber);
+ * ```
+ */
+export async function sidecarsReached(
+  committee: Pick<LocalCommittee, "validators">,
+  height: bigint,
+  millis = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + millis;
+  const reached = async (url: string): Promise<boolean> => {
+    const response = await fetch(`${url}/${FastPaySidecar.typeName}/GetChainHead`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
+    if (response?.status !== 200) {
+      await response?.body?.cancel();
+      return response === undefined; // down: not waited for; not ready yet: waited for
+    }
+    return BigInt((await response.json()).height ?? 0) >= height;
+  };
+  let waiting = committee.validators.map((v) => v.url);
+  while (waiting.length > 0 && Date.now() < deadline) {
+    const done = await Promise.all(waiting.map(reached));
+    waiting = waiting.filter((_, i) => !done[i]);
+    if (waiting.length > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (waiting.length > 0) {
+    throw new Error(`sidecars ${waiting.join(", ")} did not reach block ${height} in ${millis} ms`);
+  }
 }
