@@ -1,5 +1,6 @@
 /**
- * The demo as people run it: `demo --json` in a child process, asserting its summary.
+ * The demo as people run it: `demo --json` in a child process, asserting its summary; the default
+ * run prints the lines the README's pasted run shows.
  */
 import assert from "node:assert/strict";
 
@@ -74,11 +75,37 @@ function assertSucceeded(run: Run) {
   assert.ok(settled.every((e) => Number(e.gas) > 0), "each settlement's gas is shown");
 }
 
+/** A timeline line with what differs between runs (numbers, hashes, addresses, paths) masked. */
+const shape = (text: string) =>
+  text.replace(/0x[0-9a-fA-F]+/g, "0x…").replace(/\/tmp\/\S+/g, "/tmp/…").replace(/\d+/g, "N");
+
+/** The README's pasted demo run, one entry per event (continuation lines joined), shaped. */
+async function readmeRun(): Promise<string[]> {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const block = readme.split("\n## Quick start\n")[1].split("```text\n")[1].split("\n```")[0];
+  const events: string[] = [];
+  for (const line of block.split("\n")) {
+    const start = /^\+ *\d+ ms {2}(.*)$/.exec(line);
+    if (start) events.push(start[1]);
+    else events[events.length - 1] += `\n${line}`;
+  }
+  return events.map(shape);
+}
+
 Deno.test({
-  name: "the default demo succeeds, twice in a row",
+  name: "the default demo succeeds, twice in a row, and prints what the README shows",
   sanitizeResources: false,
 }, async () => {
-  assertSucceeded(await runDemo());
+  const first = await runDemo();
+  assertSucceeded(first);
+  // Blocks come at their own pace and certificates in any order: the same lines, as a multiset.
+  const lines = (texts: string[]) => texts.filter((t) => t !== "block N").sort();
+  assert.deepEqual(
+    lines(
+      first.events.filter((e) => typeof e.text === "string").map((e) => shape(e.text as string)),
+    ),
+    lines(await readmeRun()),
+  );
   assertSucceeded(await runDemo());
 });
 
