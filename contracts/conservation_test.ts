@@ -11,6 +11,9 @@
  *
  * The seed is printed; `VAULT_FUZZ_SEED=<n>` replays it, `VAULT_FUZZ_STEPS=<n>` changes the length.
  */
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { uniformBigInt } from "pure-rand/distribution/uniformBigInt";
 import assert from "node:assert/strict";
 import type { Address, LocalAccount, TransactionReceipt } from "viem";
 import {
@@ -58,23 +61,17 @@ import { type Flaw, FLAWS, type ModelItem, type SettleOutcome, VaultModel } from
 const TOKENS: readonly Address[] = [ALPHA_USD, BETA_USD];
 const WALLET_START = 1_000_000n;
 
-/** mulberry32: a small, seedable PRNG. */
+/** A seeded generator (pure-rand's xoroshiro128+), so a failing sequence replays by its seed. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
+  const rng = xoroshiro128plus(seed);
+  const int = (lo: number, hi: number) => uniformInt(rng, lo, hi);
   return {
-    next,
+    /** In [0, 1). */
+    next: () => uniformInt(rng, 0, 2 ** 32 - 1) / 2 ** 32,
     int,
-    chance: (p: number) => next() < p,
+    chance: (p: number) => uniformInt(rng, 0, 2 ** 32 - 1) / 2 ** 32 < p,
     pick: <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)],
-    big: (lo: bigint, hi: bigint) => lo + BigInt(Math.floor(next() * Number(hi - lo + 1n))),
+    big: (lo: bigint, hi: bigint) => uniformBigInt(rng, lo, hi),
   };
 }
 

@@ -6,6 +6,8 @@
  * order: nothing a client was given was lost, and no key was signed twice. Then every order
  * settles, and the vault holds what its accounts own.
  */
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { uniformInt } from "pure-rand/distribution/uniformInt";
 import assert from "node:assert/strict";
 import { bytesToHex, type Hex } from "viem";
 import { toBinary } from "@bufbuild/protobuf";
@@ -28,18 +30,6 @@ const KILLS = 20;
 const PAYERS = 4;
 /** A payer's pause after each certificate (ms): a steady load, and a few hundred orders to settle. */
 const PACE = 100;
-
-/** A small seeded generator (mulberry32), so a failing run can be told apart by its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** What a payer's client received: each order with its certificate, a QC of a committee of one. */
 interface Received {
@@ -115,13 +105,13 @@ networkTest(`a sidecar killed ${KILLS} times under load keeps every certificate 
   millis: 120_000,
 }, async (net) => {
   const seed = Date.now() >>> 0;
-  const next = random(seed);
+  const rng = xoroshiro128plus(seed);
   const payers = await Promise.all(Array.from({ length: PAYERS }, () => net.payer(USD)));
   const validBefore = (await net.chainTime()) + 110_000n;
   let stopped = false;
   const loads = payers.map((p) => load(net, p, validBefore, () => stopped));
   for (let k = 0; k < KILLS; k++) {
-    await sleep(100 + Math.floor(next() * 400));
+    await sleep(uniformInt(rng, 100, 499));
     await net.kill(0);
     await net.restart(0);
   }

@@ -5,6 +5,8 @@
  * certifying right after. Seeded; `FUZZ_SEED` replays a run, `FUZZ_REQUESTS` runs more (40,000 grew
  * the resident memory by 22 MiB, 10,000 by up to 131 MiB: it is the heap settling, not a leak).
  */
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { uniformInt } from "pure-rand/distribution/uniformInt";
 import assert from "node:assert/strict";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import {
@@ -22,21 +24,11 @@ const CONCURRENCY = 16;
 /** What the sidecar may hold after the fuzz, above what it held before (MiB). */
 const RSS_GROWTH_MIB = 256;
 
-/** A small deterministic generator (mulberry32). */
+/** A seeded generator (pure-rand's xoroshiro128+): `int(n)` in [0, n), `pick` one of `xs`. */
 function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)],
-  };
+  const rng = xoroshiro128plus(seed);
+  const int = (n: number) => uniformInt(rng, 0, n - 1);
+  return { int, pick: <T>(xs: readonly T[]) => xs[int(xs.length)] };
 }
 
 function mutate(bytes: Uint8Array, rng: ReturnType<typeof random>): Uint8Array<ArrayBuffer> {
