@@ -296,6 +296,11 @@ export class Authority {
     return this.#lanes.size;
   }
 
+  /** How many parent records (present or known absent) are in memory. */
+  get cachedParents(): number {
+    return this.#parents.size;
+  }
+
   // ---- loading ------------------------------------------------------------------------------
 
   /** The keys among `keys` that are not in memory. */

@@ -211,7 +211,8 @@ export class Certifier {
   }
 
   #trim(): void {
-    if (this.#authority.cachedLanes > this.#maxCached) {
+    const a = this.#authority;
+    if (a.cachedLanes > this.#maxCached || a.cachedParents > this.#maxCached) {
       this.#authority.trim(this.#maxCached, (key) => this.#store.pending(key));
     }
   }

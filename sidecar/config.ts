@@ -192,7 +192,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     default: "100000",
     min: 16,
     max: 100_000_000,
-    help: "most lanes kept in memory (the rest are read from the store when needed)",
+    help:
+      "most lanes, and most parent records, kept in memory (the rest are read from the store when needed)",
   },
 ];
 

@@ -22,7 +22,7 @@ import {
   type VaultEpoch,
   Writes,
 } from "./authority.ts";
-import type { Lane, LaneHeader, Slot } from "./lane.ts";
+import { type Lane, type LaneHeader, laneId, type Slot } from "./lane.ts";
 
 /** One bulletin-board entry as stored. */
 export interface BoardEntry {
@@ -161,9 +161,14 @@ export class Store {
     this.#marker = marker;
   }
 
-  /** Whether a key has writes queued or in flight (such a key must not be evicted). */
+  /**
+   * Whether a key has writes queued or in flight: such a key must not be evicted, since reading it
+   * back before they are durable would give what they replace (a parent without its `consumedBy`).
+   */
   pending(key: Key): boolean {
-    return key.kind === "lane" && this.#pending.has(laneKey(key.payer, key.token));
+    return this.#pending.has(
+      key.kind === "lane" ? laneId(key.payer, key.token) : parentKey(key.txHash),
+    );
   }
 
   /** What the store holds for `key`. */
@@ -188,8 +193,7 @@ export class Store {
 
   /** Makes `writes` durable; resolves once their commit succeeded. */
   commit(writes: Writes): Promise<void> {
-    for (const id of writes.lanes.keys()) this.#pin(id, 1);
-    for (const { lane } of writes.slots.values()) this.#pin(laneKey(lane.payer, lane.token), 1);
+    for (const id of pinnedBy(writes)) this.#pin(id, 1);
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ writes, resolve, reject });
       this.#committing ??= this.#drain();
@@ -210,8 +214,7 @@ export class Store {
   }
 
   #unpin(writes: Writes): void {
-    for (const id of writes.lanes.keys()) this.#pin(id, -1);
-    for (const { lane } of writes.slots.values()) this.#pin(laneKey(lane.payer, lane.token), -1);
+    for (const id of pinnedBy(writes)) this.#pin(id, -1);
   }
 
   async #drain(): Promise<void> {
@@ -376,8 +379,17 @@ export class Store {
   }
 }
 
-function laneKey(payer: Address, token: Address): string {
-  return `${payer.toLowerCase()}|${token.toLowerCase()}`;
+function parentKey(txHash: Hex): string {
+  return `parent|${txHash.toLowerCase()}`;
+}
+
+/** The keys `writes` change, each once per lane or parent it writes. */
+function pinnedBy(writes: Writes): string[] {
+  return [
+    ...writes.lanes.keys(),
+    ...[...writes.slots.values()].map(({ lane }) => laneId(lane.payer, lane.token)),
+    ...[...writes.parents.keys()].map(parentKey),
+  ];
 }
 
 function boardMutations(op: Deno.AtomicOperation, sequence: bigint, item: BoardItem): void {

@@ -58,6 +58,34 @@ Deno.test("lanes, slots, parents and board entries read back as the authority wr
   }
 });
 
+Deno.test("lanes and parents with writes queued or in flight are pending until durable", async () => {
+  const store = await Store.open(":memory:");
+  try {
+    const w = new Writes();
+    const parent = bytesToHex(new Uint8Array(32).fill(7));
+    const child = { txHash: bytesToHex(new Uint8Array(32).fill(8)), seq: 0n, validBefore: T0 };
+    w.parents.set(parent, { validBefore: T0, consumedBy: child });
+    const lane = { kind: "lane", payer: ALICE, token: TOKEN } as const;
+    const a = testAuthority();
+    const block = applyBlock(a, 2n, [deposited(ALICE, 10n)], T0);
+    const pending = (txHash = parent) => store.pending({ kind: "parent", txHash });
+    const blockCommitted = store.commit(block.writes);
+    const committed = store.commit(w);
+    // Evicting either now and reading it back would give what these writes replace (a parent
+    // without its consumedBy: its credit spendable twice).
+    assert.equal(store.pending(lane), true);
+    assert.equal(pending(), true);
+    assert.equal(pending(parent.toUpperCase().replace("0X", "0x") as typeof parent), true);
+    assert.equal(pending(bytesToHex(new Uint8Array(32).fill(9))), false);
+    await Promise.all([blockCommitted, committed]);
+    assert.equal(store.pending(lane), false);
+    assert.equal(pending(), false);
+    assert.deepEqual(await store.read({ kind: "parent", txHash: parent }), w.parents.get(parent));
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("a failed commit resets the authority first and fails what was queued after it", async () => {
   const store = await Store.open(":memory:");
   let resets = 0;
