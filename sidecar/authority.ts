@@ -425,7 +425,11 @@ export class Authority {
           touch(e.account, e.token, (l) => (l.header.balance += e.amount));
           break;
         case "Settled":
-          touch(e.payer, e.token, (l) => this.#settleKey(l, e.seq, e.txHash, e.amount + e.fee, w));
+          touch(
+            e.payer,
+            e.token,
+            (l) => this.#settleKey(l, e.seq, e.txHash, e.amount + e.fee, block.time, w),
+          );
           if (!e.exit) {
             touch(e.recipient, e.token, (l) => (l.header.balance += e.amount));
             this.#parentSettled(e.txHash, e.validBefore, this.#lane(e.recipient, e.token), w);
@@ -477,13 +481,21 @@ export class Authority {
     return { kind: "applied", writes: w };
   }
 
-  #settleKey(lane: Lane, seq: bigint, txHash: Hex, debit: bigint, w: Writes): void {
+  #settleKey(
+    lane: Lane,
+    seq: bigint,
+    txHash: Hex,
+    debit: bigint,
+    time: bigint,
+    w: Writes,
+  ): void {
     lane.header.balance -= debit;
     const slot = lane.slots.get(seq) ?? { seq, orders: [] };
     for (const record of slot.orders) w.boardDrops.push(record.txHash);
     if (!slot.orders.some((r) => r.txHash === txHash)) w.boardDrops.push(txHash);
     slot.orders = [];
     slot.settled = txHash;
+    slot.settledAt = time;
     lane.slots.set(seq, slot);
     w.slot(lane, seq);
   }
@@ -532,6 +544,7 @@ export class Authority {
         this.#confirmIn(lane, qc, w);
       }
     }
+    this.#tidy(lane, w); // chain time may have passed what a gap waited for since its last block
 
     // 3. this very order already signed here: the stored certificate, whatever else holds.
     const slot = lane.slots.get(o.seq);
@@ -908,9 +921,18 @@ export class Authority {
    */
   #tidy(lane: Lane, w: Writes): void {
     const before = lane.header.prefix;
+    const chainTime = this.#chain?.time ?? 0n;
+    // A key settled above a gap proves that every seq below it had a QC (its honest signers
+    // applied them), each of an order valid at most W past the settling block's time. Once that
+    // passed, none of them can settle or count against the balance: the gap is skipped. (A store
+    // rebuilt after a loss may never see those QCs: boards drop them after expiry.)
+    for (const slot of lane.slots.values()) {
+      const expired = slot.settledAt !== undefined &&
+        slot.settledAt + this.#c.maxValidity < chainTime;
+      if (expired && slot.seq > lane.header.prefix) lane.header.prefix = slot.seq;
+    }
     while (isApplied(lane.slots.get(lane.header.prefix), this.#c.epoch)) lane.header.prefix++;
     if (lane.header.prefix !== before) w.lane(lane);
-    const chainTime = this.#chain?.time ?? 0n;
     for (const slot of [...lane.slots.values()]) {
       if (slot.settled !== undefined) {
         // A settled key stays as long as it is above a gap: it is applied, and locked.

@@ -198,6 +198,26 @@ Deno.test("NONCE_SEQ_TOO_LOW and TOO_HIGH around the applied prefix; a QC on the
   if (low.kind === "reject") assert.match(low.message, /below the applied prefix 1/);
 });
 
+Deno.test("a key settled above a gap skips it once every order below it has expired", () => {
+  // A store rebuilt after a loss never saw seq 0 (its QC left the boards); seq 1 settled.
+  const a = funded(10n);
+  const settledAt = T0 + 1000n;
+  applyBlock(a, 3n, [settled(order({ payer: ALICE, seq: 1n, amount: 2n }))], settledAt);
+  const next = (time: bigint) =>
+    order({ payer: ALICE, seq: 2n, amount: 2n, validBefore: time + W - 1n });
+  const atWait = settledAt + W;
+  applyBlock(a, 4n, [], atWait);
+  const early = submit(a, submission(next(atWait)), atWait + 100n);
+  assert.equal(code(early), "NONCE_SEQ_TOO_HIGH", "seq 0 may still settle until W passed");
+  if (early.kind === "reject") assert.match(early.message, /needs seq 0 applied/);
+  // A block that does not touch the lane: the submission itself finds the wait over.
+  applyBlock(a, 5n, [], atWait + 1n);
+  const late = submit(a, submission(next(atWait + 1n)), atWait + 100n);
+  assert.equal(code(late), "certify");
+  const view = a.laneView(ALICE, TOKEN);
+  assert.equal(view.kind === "lane" && view.view.appliedPrefix, 2n, "the gap at seq 0 skipped");
+});
+
 Deno.test("the confirmation rule: QCs of lower seqs count against the balance at every sidecar", () => {
   // Overspend by rotation (SPEC §1): balance 10, four orders of 3, each to a different 3-subset.
   // Every certificate of seq k needs seq k−1's QC applied first, so each signer debits them all.

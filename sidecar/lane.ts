@@ -34,6 +34,8 @@ export interface Slot {
   orders: OrderRecord[];
   /** The `tx_hash` the vault settled at this key. */
   settled?: Hex;
+  /** The chain time (ms) of the block that settled it. */
+  settledAt?: bigint;
 }
 
 /** A lane's chain-side state and prefix. */
