@@ -271,8 +271,9 @@ export async function fundAndDeposit(
 
 /**
  * Waits until every sidecar of `committee` that answers has processed block `height`, so that a
- * payment right after a deposit is judged on it; at most `millis`. A sidecar that does not answer
- * is not waited for (a test may have stopped it).
+ * payment right after a deposit is judged on it; at most `millis`. A sidecar that does not answer,
+ * or answers anything but a chain head or "not ready", is not waited for (a test may have stopped
+ * it, or put a fake in its place).
  *
  * @example
  * ```ts ignore
@@ -294,7 +295,9 @@ export async function sidecarsReached(
     }).catch(() => undefined);
     if (response?.status !== 200) {
       await response?.body?.cancel();
-      return response === undefined; // down: not waited for; not ready yet: waited for
+      // Down, or not a sidecar that follows the chain (a test's fake): not waited for; a view
+      // not ready yet (unavailable, 503): waited for.
+      return response?.status !== 503;
     }
     return BigInt((await response.json()).height ?? 0) >= height;
   };

@@ -215,6 +215,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     maxPagesPerRound: 16,
     timeoutMillis: 2000,
     perSignerPerSecond: config.gossipPerSignerPerSecond,
+    viewCurrent: () => authority.viewProblem(BigInt(Date.now())) === undefined,
     onEntry: (entry) => settler.track(entry),
     onStoreLoss: (reason) => {
       log.error("store loss detected: signing stops until recovery ends", { reason });

@@ -468,7 +468,10 @@ export class Authority {
       headerMillis: block.headerMillis,
     };
     w.chain = this.#chain;
-    if (this.#firstFreshTime === undefined && now - block.headerMillis <= this.#c.staleAfter) {
+    const age = now - block.headerMillis;
+    if (
+      this.#firstFreshTime === undefined && age <= this.#c.staleAfter && -age <= this.#c.staleAfter
+    ) {
       this.#firstFreshTime = block.time;
     }
     for (const id of fresh) {

@@ -533,6 +533,24 @@ Deno.test("after store loss nothing is signed until 2f+1 boards are read and W +
   assert.equal(code(submit(b, submission(order({ payer: ALICE })))), "certify");
 });
 
+Deno.test("a recovery's wait starts at a block fresh by the local clock, never one ahead of it", () => {
+  const a = testAuthority(0, {}, { kind: "recovering", reason: "no marker", restartClock: T0 });
+  a.boardPulled("peer-1");
+  a.boardPulled("peer-2");
+  // A local clock lagging the chain by more than S: this block is not fresh, not a start.
+  applyBlock(a, 2n, [deposited(ALICE, 10n)], T0, T0 - S - 1n);
+  const o = (time: bigint) => order({ payer: ALICE, validBefore: time + W - 1n });
+  const fresh = T0 + 5000n;
+  applyBlock(a, 3n, [], fresh);
+  applyBlock(a, 4n, [], fresh + W + S - 1n);
+  assert.equal(
+    code(submit(a, submission(o(fresh + W + S)), fresh + W + S)),
+    "TEMPORARY_UNAVAILABLE",
+  );
+  applyBlock(a, 5n, [], fresh + W + S);
+  assert.equal(code(submit(a, submission(o(fresh + W + S)), fresh + W + S + 100n)), "certify");
+});
+
 Deno.test("gossip keeps foreign certificates as locks only within the window past the prefix", () => {
   const a = funded(10n);
   const near = order({ payer: ALICE, seq: 3n });

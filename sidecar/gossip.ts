@@ -6,8 +6,10 @@
  * authority's window past each lane's prefix, and at most two orders per key.
  *
  * Gossip also watches for this validator's own certificates on peers' boards that its store
- * lacks (store loss), and reports each peer's board read to its end (the restart check and the
- * store-loss recovery wait for `min(2f + 1, n − 1)` of them).
+ * lacks (store loss), and reports each committee member's board read to its end (the restart
+ * check waits for `min(2f, n − 1)` of them, a store-loss recovery for `min(2f + 1, n − 1)`). It
+ * pulls only while the chain view is current: a certificate becomes a lock only against a known
+ * chain time, and an entry skipped then would be skipped for good.
  *
  * @module
  */
@@ -39,6 +41,8 @@ export interface GossipOptions {
   readonly timeoutMillis: number;
   /** New entries taken per foreign signer per second (a token bucket twice as deep). */
   readonly perSignerPerSecond: number;
+  /** Whether the chain view is current (no pulls otherwise). */
+  readonly viewCurrent: () => boolean;
   /** Called with each verified entry taken (the settler's candidates). */
   readonly onEntry?: (entry: VerifiedEntry) => void;
   /** Called when this validator's own certificate is on a peer's board but not in its store. */
@@ -52,7 +56,7 @@ export interface GossipOptions {
  * ```ts ignore
  * const gossip = new Gossip({ peers, committee, self, certifier, log, metrics,
  *   intervalMillis: 500, pageLimit: 256, maxPagesPerRound: 8, timeoutMillis: 2000,
- *   perSignerPerSecond: 200 });
+ *   perSignerPerSecond: 200, viewCurrent: () => true });
  * gossip.start();
  * ```
  */
@@ -63,6 +67,8 @@ export class Gossip {
   /** Entries (tx hash and signer, or tx hash of a QC) already taken, from any peer. */
   readonly #seen = new LRUCache<string, true>({ max: 65_536 });
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** The validator id each peer named: another member's, or `null` (its board does not count). */
+  readonly #members = new Map<string, string | null>();
   readonly #read = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<number> | undefined;
@@ -104,6 +110,7 @@ export class Gossip {
 
   /** One pull from every peer; returns how many entries were taken. */
   async round(): Promise<number> {
+    if (!this.#o.viewCurrent()) return 0;
     const added = await Promise.all(this.#o.peers.map((peer) => this.#pull(peer)));
     return added.reduce((a, b) => a + b, 0);
   }
@@ -148,9 +155,10 @@ export class Gossip {
         const last = response.entries.at(-1)?.sequence;
         if (last !== undefined && last > after) this.#cursors.set(peer, last);
         if (!response.hasMore || last === undefined) {
-          if (!this.#read.has(peer)) {
-            this.#read.add(peer);
-            await this.#o.certifier.boardPulled(peer);
+          const member = await this.#member(peer, client);
+          if (member !== undefined && !this.#read.has(member)) {
+            this.#read.add(member);
+            await this.#o.certifier.boardPulled(member);
           }
           break;
         }
@@ -160,6 +168,26 @@ export class Gossip {
     }
     this.#o.metrics.gossip(added);
     return added;
+  }
+
+  /**
+   * The validator id `peer` names, when it is another member of the committee: boards count per
+   * member, so a peer listed twice, this sidecar itself or a stranger never counts.
+   */
+  async #member(peer: string, client: Client<typeof FastPaySidecar>): Promise<string | undefined> {
+    if (!this.#members.has(peer)) {
+      const { pubkey } = await client.getValidatorInfo({});
+      const member = this.#o.committee.member(pubkey) !== undefined &&
+        !bytesEqual(pubkey, this.#o.self);
+      if (!member) {
+        this.#o.log.warn("peer is not another member of the committee: its board does not count", {
+          peer,
+          pubkey: bytesToHex(pubkey),
+        });
+      }
+      this.#members.set(peer, member ? bytesToHex(pubkey) : null);
+    }
+    return this.#members.get(peer) ?? undefined;
   }
 
   async #take(entry: VerifiedEntry, own: boolean): Promise<boolean> {

@@ -395,6 +395,7 @@ export class TestNetwork {
           getBulletinBoard(req) {
             return { entries: [], nextAfterSequence: req.afterSequence, hasMore: false };
           },
+          getValidatorInfo: () => ({ name: validator.name, pubkey: signer.publicKey }),
         }),
     });
     this.#closers.push(() => listener.close());
