@@ -93,7 +93,7 @@ async function readmeRun(): Promise<string[]> {
 }
 
 Deno.test({
-  name: "the default demo succeeds, twice in a row, and prints what the README shows",
+  name: "the default demo succeeds and prints what the README shows",
   sanitizeResources: false,
 }, async () => {
   const first = await runDemo();
@@ -106,7 +106,6 @@ Deno.test({
     ),
     lines(await readmeRun()),
   );
-  assertSucceeded(await runDemo());
 });
 
 Deno.test("--validators 4 --faulty 1 still succeeds", async () => {
