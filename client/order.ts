@@ -195,18 +195,42 @@ export function orderTypedData(
     },
     types: PAYMENT_TYPES,
     primaryType: "Payment",
-    message: {
-      payer: order.payer,
-      recipient: order.recipient,
-      token: order.token,
-      amount: order.amount,
-      fee: order.fee,
-      seq: order.seq,
-      validBefore: order.validBefore,
-      parent: order.parent,
-      exit: order.exit,
-      memo: order.memo,
-    },
+    message: paymentStruct(order),
+  };
+}
+
+/** An order without its domain (`chainId`, `vault`): the vault's and EIP-712's `Payment` struct. */
+export type PaymentStruct = Omit<PaymentOrder, "chainId" | "vault">;
+
+/**
+ * The `Payment` struct of an order, as the vault's ABI and the EIP-712 message take it: every
+ * field but the domain's `chainId` and `vault`.
+ *
+ * @example
+ * ```ts
+ * import { NO_PARENT, PATH_USD, paymentStruct } from "@allegro/client";
+ * import { TEST_VAULT } from "@allegro/client/testing";
+ *
+ * const struct = paymentStruct({
+ *   chainId: 1337n, vault: TEST_VAULT, payer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+ *   recipient: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", token: PATH_USD, amount: 1_000_000n,
+ *   fee: 0n, seq: 0n, validBefore: 1_900_000_000_000n, parent: NO_PARENT, exit: false, memo: NO_PARENT,
+ * });
+ * console.log("vault" in struct, struct.amount); // false 1000000n
+ * ```
+ */
+export function paymentStruct(order: PaymentOrder): PaymentStruct {
+  return {
+    payer: order.payer,
+    recipient: order.recipient,
+    token: order.token,
+    amount: order.amount,
+    fee: order.fee,
+    seq: order.seq,
+    validBefore: order.validBefore,
+    parent: order.parent,
+    exit: order.exit,
+    memo: order.memo,
   };
 }
 

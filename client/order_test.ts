@@ -34,6 +34,7 @@ import {
   orderTxHash,
   orderTypedData,
   type PaymentOrder,
+  paymentStruct,
   settleBatchCall,
   signAttestation,
   signOrder,
@@ -44,7 +45,6 @@ import {
   ALPHA_USD,
   DEPLOY_GAS,
   fundAccount,
-  orderStruct,
   sendOk,
   startChain,
   walletBalance,
@@ -237,7 +237,7 @@ Deno.test("golden vector 2: the vault deployed at the vector's address reproduce
         address: VAULT,
         abi: vaultAbi,
         functionName,
-        args: [orderStruct(order)],
+        args: [paymentStruct(order)],
       });
     for (const { name, order, expected } of VECTOR) {
       assert.equal(await read("txHash", order), expected.txHash, `${name} txHash`);

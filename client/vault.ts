@@ -17,7 +17,7 @@ import {
 import type { Address, Hex, Log, PublicClient } from "./deps.ts";
 import { vaultAbi, vaultBytecode } from "@allegro/contracts";
 import { AllegroError } from "./errors.ts";
-import type { SignedOrder } from "./order.ts";
+import { type PaymentStruct, paymentStruct, type SignedOrder } from "./order.ts";
 import {
   sendTempoTransaction,
   type TempoCall,
@@ -69,18 +69,7 @@ export interface SettleItem {
  */
 export interface SettleItemArgs {
   /** The vault's `Payment` struct. */
-  readonly order: {
-    readonly payer: Address;
-    readonly recipient: Address;
-    readonly token: Address;
-    readonly amount: bigint;
-    readonly fee: bigint;
-    readonly seq: bigint;
-    readonly validBefore: bigint;
-    readonly parent: Hex;
-    readonly exit: boolean;
-    readonly memo: Hex;
-  };
+  readonly order: PaymentStruct;
   /** 65 bytes `r || s || v`. */
   readonly payerSignature: Hex;
   /** The committee epoch the attestations were made in. */
@@ -111,20 +100,8 @@ export interface SettleItemArgs {
  * ```
  */
 export function settleItemArgs(item: SettleItem): SettleItemArgs {
-  const o = item.signed.order;
   return {
-    order: {
-      payer: o.payer,
-      recipient: o.recipient,
-      token: o.token,
-      amount: o.amount,
-      fee: o.fee,
-      seq: o.seq,
-      validBefore: o.validBefore,
-      parent: o.parent,
-      exit: o.exit,
-      memo: o.memo,
-    },
+    order: paymentStruct(item.signed.order),
     payerSignature: item.signed.signature,
     epoch: item.epoch,
     attestations: item.attestations.map((a) => ({

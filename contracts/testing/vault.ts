@@ -197,22 +197,6 @@ export function txHashOf(order: PaymentOrder): Hex {
   return bytesToHex(orderTxHash(order));
 }
 
-/** The ABI struct of an order for the vault's views (`txHash`, `orderDigest`, …). */
-export function orderStruct(order: PaymentOrder) {
-  return {
-    payer: order.payer,
-    recipient: order.recipient,
-    token: order.token,
-    amount: order.amount,
-    fee: order.fee,
-    seq: order.seq,
-    validBefore: order.validBefore,
-    parent: order.parent,
-    exit: order.exit,
-    memo: order.memo,
-  };
-}
-
 /** The vault's balance of `account` in `token`. */
 export async function vaultBalance(
   vault: TestVault,
