@@ -928,7 +928,10 @@ export class Authority {
     // A key settled above a gap proves that every seq below it had a QC (its honest signers
     // applied them), each of an order valid at most W past the settling block's time. Once that
     // passed, none of them can settle or count against the balance: the gap is skipped. (A store
-    // rebuilt after a loss may never see those QCs: boards drop them after expiry.)
+    // rebuilt after a loss may never see those QCs: boards drop them after expiry.) SPEC §6 rule 8
+    // keeps the gap instead, which halts the lane for good. Across an epoch change the next
+    // committee may certify a gap seq anew, valid later than this; still no overspend: a QC above
+    // the gap shares an honest signer with that order's QC, and that signer counts it.
     for (const slot of lane.slots.values()) {
       const expired = slot.settledAt !== undefined &&
         slot.settledAt + this.#c.maxValidity < chainTime;
