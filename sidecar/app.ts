@@ -166,12 +166,15 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
       "--settler-key must not be the settlement key: that key signs nothing else",
     );
   }
+  const viewCurrent = () => authority.viewProblem(BigInt(Date.now())) === undefined;
   const settler = new Settler({
     committee,
     log,
     metrics,
     events,
     chainTime: () => authority.chain?.time,
+    viewCurrent,
+    alertMarginMillis: config.staleAfterMillis,
     ...(settlerAccount
       ? { send: { client: chain, account: settlerAccount, feeToken: config.feeToken } }
       : {}),
@@ -215,7 +218,7 @@ export async function startSidecar(config: SidecarConfig, log: Logger): Promise<
     maxPagesPerRound: 16,
     timeoutMillis: 2000,
     perSignerPerSecond: config.gossipPerSignerPerSecond,
-    viewCurrent: () => authority.viewProblem(BigInt(Date.now())) === undefined,
+    viewCurrent,
     onEntry: (entry) => settler.track(entry),
     onStoreLoss: (reason) => {
       log.error("store loss detected: signing stops until recovery ends", { reason });

@@ -72,7 +72,8 @@ export class SidecarMetrics {
   });
   readonly #expired = new prometheus.Counter({
     name: "allegro_certified_expired_unsettled_total",
-    help: "Orders with a QC (not confirmation QCs) that expired unsettled; must stay 0.",
+    help:
+      "Orders whose QC was known more than S before validBefore that expired unsettled; must stay 0.",
     registers: [this.#registry],
   });
 

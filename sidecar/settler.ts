@@ -5,7 +5,10 @@
  * `settleBatch`, parents first, every order that has a QC (or whose certificates form one) and
  * is still unsettled `delay` after it was first seen, while the order can still settle: nothing
  * waits on the backend alone. With or without an account, an order with a settleable QC that
- * expires unsettled is counted and alerted — that must never happen.
+ * expires unsettled is counted and alerted — that must never happen. Settleable means the QC was
+ * known on a current view more than `alertMarginMillis` before `validBefore`: a QC completed by
+ * confirmation certificates (signed once chain time passed `validBefore`) can never settle, and
+ * may reach a sidecar whose view lags the signers' by up to the staleness bound.
  *
  * @module
  */
@@ -36,8 +39,8 @@ interface Candidate {
   qc?: QuorumCertificate;
   /** Local time it was first seen. */
   readonly since: number;
-  /** It already had expired (in chain time) when it was first seen: a confirmation. */
-  readonly confirmation: boolean;
+  /** Its QC was known while it could still settle: its expiry unsettled is an alert. */
+  settleable: boolean;
   /** Local time a settlement including it was last sent. */
   sent?: number;
 }
@@ -50,6 +53,10 @@ export interface SettlerOptions {
   readonly events: TxEvents;
   /** Chain time of the last processed block. */
   readonly chainTime: () => bigint | undefined;
+  /** Whether that view is current (not stale). */
+  readonly viewCurrent: () => boolean;
+  /** A QC known later than this before `validBefore` (chain time) is not alerted on (S). */
+  readonly alertMarginMillis: number;
   /** Sending settlements: the chain and the settler account; absent, it only tracks. */
   readonly send?: {
     readonly client: PublicClient;
@@ -73,8 +80,8 @@ export interface SettlerOptions {
  *
  * @example
  * ```ts ignore
- * const settler = new Settler({ committee, log, metrics, events, chainTime, delayMillis: 1500,
- *   intervalMillis: 250, minRemainingMillis: 2000 });
+ * const settler = new Settler({ committee, log, metrics, events, chainTime, viewCurrent,
+ *   alertMarginMillis: 4000, delayMillis: 1500, intervalMillis: 250, minRemainingMillis: 2000 });
  * settler.start();
  * ```
  */
@@ -101,18 +108,20 @@ export class Settler {
   ): void {
     let c = this.#tracked.get(entry.txHash);
     if (c === undefined) {
-      const chainTime = this.#o.chainTime() ?? 0n;
       c = {
         signed: entry.signed,
         txHash: entry.txHash,
         certificates: new Map(),
         since: Date.now(),
-        confirmation: entry.signed.order.validBefore <= chainTime,
+        settleable: false,
       };
       this.#tracked.set(entry.txHash, c);
     }
     if (entry.qc) c.qc ??= entry.qc;
     else c.certificates.set(bytesToHex(entry.certificate.signer), entry.certificate);
+    const chainTime = this.#o.chainTime();
+    c.settleable ||= this.#hasQc(c) && chainTime !== undefined && this.#o.viewCurrent() &&
+      c.signed.order.validBefore > chainTime + BigInt(this.#o.alertMarginMillis);
   }
 
   /** Takes an applied block: settled orders leave, expired ones are counted and leave. */
@@ -129,7 +138,7 @@ export class Settler {
       if (c.signed.order.validBefore > block.time) continue;
       this.#tracked.delete(txHash);
       this.#o.events.emit({ kind: "expired", txHash });
-      if (!c.confirmation && this.#hasQc(c)) {
+      if (c.settleable) {
         this.#o.metrics.expiredUnsettled();
         this.#o.log.error("ALERT: a certified order expired unsettled", {
           tx_hash: txHash,
@@ -170,7 +179,7 @@ export class Settler {
     const due: CertifiedOrder[] = [];
     for (const c of this.#tracked.values()) {
       if (due.length >= (this.#o.maxBatch ?? 50)) break;
-      if (c.confirmation || now - c.since < this.#o.delayMillis) continue;
+      if (now - c.since < this.#o.delayMillis) continue;
       if (c.sent !== undefined && now - c.sent < 4 * this.#o.delayMillis) continue;
       if (c.signed.order.validBefore <= chainTime + BigInt(this.#o.minRemainingMillis)) continue;
       const qc = await this.#qc(c);
