@@ -28,7 +28,7 @@ import type { Committee, Validator } from "./committee.ts";
 import { AllegroError, REJECT_CODES, type RejectCode } from "./errors.ts";
 import { fanOut, type FanOutOptions, type FanOutResult, type ValidatorReject } from "./fanout.ts";
 import { type IncomingOptions, watchIncoming } from "./incoming.ts";
-import { laneStatuses, resyncLane } from "./lane_sync.ts";
+import { laneStatuses, resyncLane, vouchedPrefix } from "./lane_sync.ts";
 import { NO_PARENT } from "./order.ts";
 import { verifyQuorumCertificate } from "./quorum.ts";
 import { type SettlementReceipt, settleOrders } from "./settle.ts";
@@ -289,23 +289,33 @@ export class AllegroClient {
 
   /**
    * Makes the lane ready for a new order: rebuilds it from the sidecars when the wallet's store
-   * knows nothing of it, and resubmits its last order while that has no QC.
+   * knows nothing of it, and resubmits its last order while that has no QC — unless f + 1
+   * sidecars have applied its seq already (it settled, or was confirmed, and this wallet missed
+   * its QC): then the order is forgotten.
    */
   async #ready(token: Address): Promise<void> {
     let record = await this.wallet.lane(token);
     if (record === undefined) {
-      record = await resyncLane(this.committee, this.sidecars, this.wallet.address, token, {
+      const rebuilt = await resyncLane(this.committee, this.sidecars, this.wallet.address, token, {
         timeoutMillis: this.#timeout,
       });
-      await this.wallet.restore(token, record);
-      if (record.next > 0n) {
+      record = await this.wallet.restore(token, rebuilt);
+      if (record === rebuilt && record.next > 0n) {
         this.#warn(
           `wallet store had no record of lane ${this.wallet.address}/${token}: rebuilt from the sidecars' boards, next seq ${record.next}. An order sent earlier but found on no board may still hold a seq; the vault's forced exit (requestExit) always gets the money out.`,
         );
       }
     }
     const last = record.orders.at(-1);
-    if (last !== undefined && last.qc === undefined) await this.#submit(last, {});
+    if (last === undefined || last.qc !== undefined) return;
+    try {
+      await this.#submit(last, {});
+    } catch (e) {
+      const statuses = await laneStatuses(this.sidecars, this.wallet.address, token, this.#timeout);
+      const applied = vouchedPrefix(statuses, this.committee.faultTolerance + 1);
+      if (applied === undefined || applied <= last.signed.order.seq) throw e;
+      await this.wallet.forgetOrder(token, last.txHash);
+    }
   }
 
   /** Sends one order of the wallet's lane with the lane's QCs and its parent, until decided. */
@@ -348,17 +358,18 @@ export class AllegroClient {
     };
   }
 
-  /** Forgets the lane's QCs that every sidecar has applied, so requests stay small. */
+  /**
+   * Forgets the lane's QCs below the prefix a quorum (n − f) of sidecars has applied, so requests
+   * stay small: a validator down, or one answering 0, does not keep them forever (a sidecar that
+   * lags applies them from the chain once they settle).
+   */
   async #trim(token: Address, seq: bigint): Promise<void> {
     const record = await this.wallet.lane(token);
     if ((record?.orders.length ?? 0) <= KEPT_QCS) return;
     const statuses = await laneStatuses(this.sidecars, this.wallet.address, token, this.#timeout);
-    if (statuses.some((s) => s === undefined)) return;
-    const lowest = statuses.reduce(
-      (a, s) => (s!.appliedPrefix < a ? s!.appliedPrefix : a),
-      seq + 1n,
-    );
-    await this.wallet.forgetBelow(token, lowest);
+    const applied = vouchedPrefix(statuses, this.committee.threshold);
+    if (applied === undefined) return;
+    await this.wallet.forgetBelow(token, applied < seq + 1n ? applied : seq + 1n);
   }
 
   async #checkParent(parent: CertifiedOrder): Promise<CertifiedOrder> {

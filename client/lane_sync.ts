@@ -11,6 +11,7 @@ import { bytesToHex, getAddress, hexToBytes } from "viem";
 import type { Address } from "./deps.ts";
 import type { Certificate } from "./certificate.ts";
 import type { Committee } from "./committee.ts";
+import { AllegroError } from "./errors.ts";
 import { type VerifiedEntry, verifyBoardEntry } from "./board.ts";
 import { assembleQuorumCertificate, type QuorumCertificate } from "./quorum.ts";
 import type { SidecarConnection } from "./transport.ts";
@@ -52,6 +53,30 @@ export function laneStatuses(
   }));
 }
 
+/**
+ * The highest applied prefix that `count` of the answers reach (the `count`-th highest), or
+ * `undefined` when fewer than `count` answered. With `count` = f + 1 an honest sidecar vouches for
+ * it: f lying sidecars can neither raise it nor, once f + 1 honest ones answer, lower it below
+ * what an honest one applied.
+ *
+ * @example
+ * ```ts
+ * import { vouchedPrefix } from "@allegro/client";
+ *
+ * const answers = [{ appliedPrefix: 2n ** 64n - 1n, chainTime: 0n }, undefined,
+ *   { appliedPrefix: 3n, chainTime: 0n }, { appliedPrefix: 4n, chainTime: 0n }];
+ * console.log(vouchedPrefix(answers, 2), vouchedPrefix(answers, 4)); // 4n undefined
+ * ```
+ */
+export function vouchedPrefix(
+  statuses: readonly (LaneStatus | undefined)[],
+  count: number,
+): bigint | undefined {
+  const prefixes = statuses.flatMap((s) => (s ? [s.appliedPrefix] : []))
+    .sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+  return prefixes.length >= count ? prefixes[count - 1] : undefined;
+}
+
 /** How {@linkcode resyncLane} reads the boards. */
 export interface ResyncOptions {
   /** Timeout of each sidecar request. */
@@ -64,10 +89,12 @@ export interface ResyncOptions {
 
 /**
  * Rebuilds a lane record from the sidecars (for a wallet whose store is empty): the next seq is
- * one past the highest seq any board shows an order of the payer at, or the highest applied
- * prefix; the orders kept are those at or above the lowest prefix, each with a QC where the
- * boards' certificates form one. The payer signed every one of them, so an order without a QC
- * at the top is resubmitted, never replaced.
+ * one past the highest seq any board shows an order of the payer at (the payer signed those: a
+ * sidecar cannot make them up), or the applied prefix f + 1 sidecars reach
+ * ({@linkcode vouchedPrefix}), whichever is higher; fewer than f + 1 answers throw
+ * `TEMPORARY_UNAVAILABLE`. The orders kept are those with a QC (given, or formed by the boards'
+ * certificates) and those without one at or above that prefix: an order without a QC at the top
+ * is resubmitted, never replaced; one below it was applied by an honest sidecar already.
  *
  * @example
  * ```ts ignore
@@ -82,11 +109,21 @@ export async function resyncLane(
   options: ResyncOptions,
 ): Promise<LaneRecord> {
   const lane = { payer: getAddress(payer), token: getAddress(token) };
-  const statuses = (await laneStatuses(sidecars, lane.payer, lane.token, options.timeoutMillis))
-    .filter((s) => s !== undefined);
-  const prefixes = statuses.map((s) => s.appliedPrefix);
-  const lowest = prefixes.length > 0 ? prefixes.reduce((a, b) => (a < b ? a : b)) : 0n;
-  let next = prefixes.reduce((a, b) => (a > b ? a : b), 0n);
+  const statuses = await laneStatuses(sidecars, lane.payer, lane.token, options.timeoutMillis);
+  const vouched = vouchedPrefix(statuses, committee.faultTolerance + 1);
+  if (vouched === undefined) {
+    throw new AllegroError(
+      "TEMPORARY_UNAVAILABLE",
+      `lane ${lane.payer}/${lane.token}: ${statuses.filter((s) => s).length} of ` +
+        `${sidecars.length} sidecars answered GetLane; rebuilding it needs ` +
+        `${committee.faultTolerance + 1}`,
+    );
+  }
+  const lowest = statuses.reduce(
+    (a, s) => (s && s.appliedPrefix < a ? s.appliedPrefix : a),
+    vouched,
+  );
+  let next = vouched;
 
   interface Found {
     entry: VerifiedEntry;
@@ -134,6 +171,7 @@ export async function resyncLane(
     const seq = entry.signed.order.seq;
     if (seq + 1n > next) next = seq + 1n;
     const assembled = qc ?? assembleQuorumCertificate(committee, [...certificates.values()]);
+    if (assembled === undefined && seq < vouched) continue;
     orders.push({
       signed: entry.signed,
       txHash: entry.txHash,

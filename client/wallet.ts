@@ -203,8 +203,8 @@ export class Wallet {
   }
 
   /**
-   * Forgets the lane's orders below `seq`: every sidecar has applied them (its `GetLane`
-   * prefix is past them), so they need not travel with the next order anymore.
+   * Forgets the lane's orders below `seq`: a quorum of sidecars has applied them (their
+   * `GetLane` prefix is past them), so they need not travel with the next order anymore.
    */
   forgetBelow(token: Address, seq: bigint): Promise<void> {
     return this.#update(token, (record) => ({
@@ -213,9 +213,30 @@ export class Wallet {
     }));
   }
 
-  /** Replaces the lane's record (a resynchronisation after the store was lost). */
-  restore(token: Address, record: LaneRecord): Promise<void> {
-    return this.#update(token, () => record);
+  /**
+   * Forgets one order of the lane: one whose seq the sidecars applied without this wallet
+   * seeing its QC (it settled, or was confirmed), so there is nothing to resubmit.
+   */
+  forgetOrder(token: Address, txHash: Hex): Promise<void> {
+    return this.#update(token, (record) => ({
+      next: record.next,
+      orders: record.orders.filter((o) => o.txHash !== txHash),
+    }));
+  }
+
+  /**
+   * Writes a rebuilt record of a lane the store knew nothing of (a resynchronisation after the
+   * store was lost), unless the store has one by now — a concurrent call restored it first, and
+   * may have signed in it since. Returns the record the store holds.
+   */
+  restore(token: Address, record: LaneRecord): Promise<LaneRecord> {
+    const lane = getAddress(token);
+    return this.#serial(lane, async () => {
+      const held = await this.#store.get(this.address, lane);
+      if (held !== undefined) return held;
+      await this.#store.put(this.address, lane, record);
+      return record;
+    });
   }
 
   #update(token: Address, change: (record: LaneRecord) => LaneRecord): Promise<void> {

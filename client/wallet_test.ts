@@ -79,17 +79,36 @@ Deno.test("each order is stored before it is returned; a failing store signs not
   await assert.rejects(broken.sign(fields(1n)), /disk full/);
 });
 
-Deno.test("forgetBelow drops what every sidecar applied; restore replaces a lost lane", async () => {
+Deno.test("forgetBelow and forgetOrder drop what the sidecars applied", async () => {
   const wallet = new Wallet(account);
+  const hashes: `0x${string}`[] = [];
   for (let i = 0n; i < 3n; i++) {
     const out = await wallet.sign(fields(i + 1n));
-    if (out.kind === "signed") await wallet.certify(TOKEN, out.txHash, fakeQc);
+    assert.equal(out.kind, "signed");
+    if (out.kind !== "signed") return;
+    hashes.push(out.txHash);
+    if (i < 2n) await wallet.certify(TOKEN, out.txHash, fakeQc);
   }
-  await wallet.forgetBelow(TOKEN, 2n);
-  assert.deepEqual((await wallet.lane(TOKEN))?.orders.map((o) => o.signed.order.seq), [2n]);
-  await wallet.restore(TOKEN, { next: 7n, orders: [] });
+  await wallet.forgetBelow(TOKEN, 1n);
+  assert.deepEqual((await wallet.lane(TOKEN))?.orders.map((o) => o.signed.order.seq), [1n, 2n]);
+  // The last order never got its QC here, but its seq was applied: nothing to resubmit.
+  await wallet.forgetOrder(TOKEN, hashes[2]);
+  assert.deepEqual((await wallet.lane(TOKEN))?.orders.map((o) => o.signed.order.seq), [1n]);
+  assert.equal((await wallet.lane(TOKEN))?.next, 3n);
+});
+
+Deno.test("restore writes a lost lane once: a second, concurrent restore gets the first's record", async () => {
+  const wallet = new Wallet(account);
+  const [first, second] = await Promise.all([
+    wallet.restore(TOKEN, { next: 7n, orders: [] }),
+    wallet.restore(TOKEN, { next: 3n, orders: [] }),
+  ]);
+  assert.equal(first.next, 7n);
+  assert.equal(second.next, 7n);
   const next = await wallet.sign(fields(1n));
   assert.equal(next.kind === "signed" && next.signed.order.seq, 7n);
+  // A lane the store holds is never replaced, even after it signed.
+  assert.equal((await wallet.restore(TOKEN, { next: 0n, orders: [] })).next, 8n);
 });
 
 Deno.test("a Deno KV store keeps lanes, QCs included, across reopening", async () => {
