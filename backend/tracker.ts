@@ -1,8 +1,8 @@
 /**
  * Follows the vault for the backend (fed by `@allegro/server/vault-follower`, one block at a
  * time): a `Settled` event of a record's `tx_hash` in block N makes it `INCLUDED` (N), and head
- * ≥ N + confirmations `FINALIZED`; a `SettleSkipped` of a certified record makes it `FAILED`
- * with the vault's decoded reason; a record whose `validBefore` the chain time reaches unsettled
+ * ≥ N + confirmations `FINALIZED` (a `SettleSkipped` changes nothing: anyone can cause one, and
+ * the settler fails a record on its own skips); a record whose `validBefore` the chain time reaches unsettled
  * is `EXPIRED` — for a certified one only after the vault itself says the key is not settled
  * with this order, since that alert must never be false. It keeps the head the backend has
  * processed, and the records it watches in memory (they are bounded by the store's expiry).
@@ -11,7 +11,6 @@
  */
 import type { Hex } from "viem";
 import { LRUCache } from "lru-cache";
-import { vaultError } from "@allegro/client";
 import type { Logger } from "@allegro/server/log";
 import type { VaultBlock } from "@allegro/server/vault-follower";
 import type { SettledAt } from "./chain.ts";
@@ -116,9 +115,9 @@ export class Tracker {
           const at = { blockHeight: block.height, transaction: e.transactionHash };
           this.#settled.set(e.txHash, at);
           if (this.#watched.has(e.txHash)) await this.#included(e.txHash, at);
-        } else if (e.kind === "SettleSkipped" && this.#watched.has(e.txHash)) {
-          await lifecycle.move(e.txHash, "FAILED", { failure: vaultError(e.reason) });
         }
+        // A SettleSkipped fails nothing here: anyone may send the vault a flawed QC for a public
+        // order. The settler fails a record on a skip in its own settlement only.
       }
       for (const [txHash, w] of [...this.#watched]) {
         if (w.stage === "INCLUDED") {

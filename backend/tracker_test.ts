@@ -13,6 +13,7 @@ import {
   orderTxHash,
   signOrder,
   vaultAbi,
+  vaultError,
   type VaultEvent,
 } from "@allegro/client";
 import { TEST_VAULT, testCommittee } from "@allegro/client/testing";
@@ -179,7 +180,7 @@ Deno.test("an expiry the vault contradicts is recorded as INCLUDED where the vau
   }
 });
 
-Deno.test("a skipped settlement is FAILED with the vault's reason, alerted; a later Settled wins", async () => {
+Deno.test("a stranger's SettleSkipped changes nothing; a FAILED record is alerted; a later Settled wins", async () => {
   const t = await setUp();
   try {
     const { seed, add } = await certified(0n, 30_000n);
@@ -196,6 +197,10 @@ Deno.test("a skipped settlement is FAILED with the vault's reason, alerted; a la
       index: 0n,
       reason,
     }])]);
+    assert.equal((await t.lifecycle.get(seed.txHash))?.stage, "CERTIFIED");
+    assert.equal(t.alerts(), 0);
+    // The settler's own settlement skipped it: FAILED, with the vault's reason.
+    await t.lifecycle.move(seed.txHash, "FAILED", { failure: vaultError(reason) });
     const failed = await t.lifecycle.get(seed.txHash);
     assert.equal(failed?.stage, "FAILED");
     assert.equal(failed?.failure, `ParentNotSettled(${parent})`);
